@@ -1,0 +1,193 @@
+"""Configuration of AR-CNN and the named profiles.
+
+`ARCNNConfig()` is the paper's model (Liu et al., MICCAI 2019, Sec. 2 and 3.1): a 448 x 448
+input, parts resized to 224 x 224, anchors of scales {48, 96, 192} and ratios {1:1, 3:2, 2:3},
+M = 6 parts, K = 3 of them concatenated, ResNet-50.
+
+The smaller profiles keep the same structure and scale the geometry with the image size:
+
+==========  =====  =====  ==============  ==============  =========  =======================
+profile     image  parts  anchor scales   anchor strides  backbone   meant for
+==========  =====  =====  ==============  ==============  =========  =======================
+``smoke``   128    64     14, 27, 55      16, 32, 64      resnet_tiny  CI and tests on a CPU
+``demo``    224    112    24, 48, 96      16, 32, 64      resnet18   a laptop
+``gpu``     224    112    24, 48, 96      16, 32, 64      resnet50   a Colab GPU, small images
+``paper``   448    224    48, 96, 192     32, 64, 128     resnet50   the paper
+==========  =====  =====  ==============  ==============  =========  =======================
+
+The environment variables ``ARCNN_PROFILE`` and ``ARCNN_DATA`` are read here and nowhere else
+(:func:`profile_from_env`, :func:`data_from_env`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Tuple
+
+#: Backbones understood by :mod:`arcnn_lib.recognition`, with their feature length L.
+BACKBONE_FEATURES = {"resnet_tiny": 128, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
+
+PROFILES = ("smoke", "demo", "gpu", "paper")
+
+
+@dataclass(frozen=True)
+class ARCNNConfig:
+    """Every hyper-parameter of the model. Sizes are pixels of the (square) network input.
+
+    Attributes:
+        image_size: side of the whole-image input X (paper: 448).
+        part_size: side every part R_i is resized to (paper: 224).
+        anchor_scales: anchor side sqrt(w * h), one per pyramid level (paper: 48, 96, 192).
+        anchor_ratios: anchor aspect ratios h / w (paper: 1:1, 3:2, 2:3).
+        anchor_strides: stride of the navigator feature map of each level; each is twice the
+            previous and the first is 16 (backbone stage 3) or 32 (stage 4).
+        num_parts: M, parts selected per image (paper: 6).
+        num_concat: K <= M, parts whose features join X's in the concatenation (paper: 3).
+        nms_iou: IoU above which a lower-scored anchor is suppressed (NTS-Net: 0.25).
+        backbone: one of :data:`BACKBONE_FEATURES`.
+        pretrained: load ImageNet weights (needs a network; only torchvision backbones).
+        navigator_channels: width of the navigator's convolutions.
+        use_sex: add the sex (+1 male, -1 female) as an input to every head (an extension:
+            the paper trains one model per sex instead).
+        age_center, age_scale: ages are regressed as (age - age_center) / age_scale; one
+            unit is about one standard deviation of RSNA ages, so each L1 term of Eq. 4 is of
+            order 1, like one pair of the margin-1 ranking hinge (Eq. 3).
+        pixel_mean, pixel_std: input normalisation of the grey values in [0, 1] (ImageNet's
+            RGB statistics averaged over the channels).
+    """
+
+    image_size: int = 448
+    part_size: int = 224
+    anchor_scales: Tuple[float, ...] = (48.0, 96.0, 192.0)
+    anchor_ratios: Tuple[float, ...] = (1.0, 1.5, 2.0 / 3.0)
+    anchor_strides: Tuple[int, ...] = (32, 64, 128)
+    num_parts: int = 6
+    num_concat: int = 3
+    nms_iou: float = 0.25
+    backbone: str = "resnet50"
+    pretrained: bool = False
+    navigator_channels: int = 128
+    use_sex: bool = False
+    age_center: float = 120.0
+    age_scale: float = 40.0
+    pixel_mean: float = 0.449
+    pixel_std: float = 0.226
+
+    def __post_init__(self):
+        self.validate()
+
+    # ------------------------------------------------------------------ profiles
+    @classmethod
+    def paper(cls, **overrides) -> "ARCNNConfig":
+        """The paper's configuration (448 / 224, ResNet-50, M = 6, K = 3)."""
+        return cls(**overrides)
+
+    @classmethod
+    def gpu(cls, **overrides) -> "ARCNNConfig":
+        """The paper's geometry halved (224 / 112, anchors 24, 48, 96), ResNet-50."""
+        return cls(**{**_scaled_geometry(224), "backbone": "resnet50", **overrides})
+
+    @classmethod
+    def demo(cls, **overrides) -> "ARCNNConfig":
+        """224 / 112 with ResNet-18: trains on a laptop CPU in minutes."""
+        return cls(**{**_scaled_geometry(224), "backbone": "resnet18", **overrides})
+
+    @classmethod
+    def smoke(cls, **overrides) -> "ARCNNConfig":
+        """128 / 64 with a tiny ResNet: the same structure, for tests and CI."""
+        return cls(**{**_scaled_geometry(128), "backbone": "resnet_tiny",
+                      "navigator_channels": 32, **overrides})
+
+    @classmethod
+    def from_profile(cls, name: str, **overrides) -> "ARCNNConfig":
+        """The profile called ``name`` (one of :data:`PROFILES`)."""
+        if name not in PROFILES:
+            raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")
+        return getattr(cls, name)(**overrides)
+
+    # ------------------------------------------------------------------ helpers
+    def replace(self, **changes) -> "ARCNNConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ARCNNConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ARCNNConfig fields: {sorted(unknown)}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**d)
+
+    @property
+    def feature_length(self) -> int:
+        """L, the length of one feature vector of the recognition backbone."""
+        return BACKBONE_FEATURES[self.backbone]
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the offending field."""
+        if self.backbone not in BACKBONE_FEATURES:
+            raise ValueError(f"backbone={self.backbone!r} is unknown; choose one of "
+                             f"{', '.join(BACKBONE_FEATURES)}")
+        if self.pretrained and self.backbone == "resnet_tiny":
+            raise ValueError("backbone='resnet_tiny' has no pretrained weights; "
+                             "use pretrained=False or a torchvision ResNet")
+        if not 1 <= self.num_parts:
+            raise ValueError(f"num_parts (M) must be >= 1, got {self.num_parts}")
+        if not 0 <= self.num_concat <= self.num_parts:
+            raise ValueError(f"num_concat (K) must satisfy 0 <= K <= M={self.num_parts}, "
+                             f"got K={self.num_concat}")
+        if self.image_size < 32 or self.part_size < 32:
+            raise ValueError(f"image_size and part_size must be >= 32, got "
+                             f"{self.image_size} and {self.part_size}")
+        if len(self.anchor_scales) != len(self.anchor_strides) or not self.anchor_scales:
+            raise ValueError("anchor_scales and anchor_strides need one entry per level, got "
+                             f"{self.anchor_scales} and {self.anchor_strides}")
+        if self.anchor_strides[0] not in (16, 32):
+            raise ValueError(f"anchor_strides[0] must be 16 or 32 (a ResNet stage), got "
+                             f"{self.anchor_strides[0]}")
+        for a, b in zip(self.anchor_strides, self.anchor_strides[1:]):
+            if b != 2 * a:
+                raise ValueError(f"each anchor stride must double the previous, got "
+                                 f"{self.anchor_strides}")
+        if any(s <= 0 for s in self.anchor_scales) or any(r <= 0 for r in self.anchor_ratios):
+            raise ValueError("anchor scales and ratios must be positive")
+        if not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
+        if self.age_scale <= 0:
+            raise ValueError(f"age_scale must be positive, got {self.age_scale}")
+
+
+def _scaled_geometry(image_size: int) -> dict:
+    """The paper's geometry scaled from 448 to ``image_size``.
+
+    Scales and the part size scale linearly. The strides cannot (they are ResNet stages), so
+    below 448 the navigator reads stage 3 (stride 16) instead of stage 4, keeping the anchor
+    spacing at most about one anchor side.
+    """
+    f = image_size / 448.0
+    strides = (32, 64, 128) if image_size >= 448 else (16, 32, 64)
+    return dict(image_size=image_size, part_size=int(round(224 * f)),
+                anchor_scales=tuple(float(round(s * f)) for s in (48, 96, 192)),
+                anchor_strides=strides)
+
+
+def profile_from_env(default: str = "smoke") -> str:
+    """The profile named by ``ARCNN_PROFILE`` (default ``smoke``), validated."""
+    name = os.environ.get("ARCNN_PROFILE", default).strip() or default
+    if name not in PROFILES:
+        raise ValueError(f"ARCNN_PROFILE={name!r} is unknown; known profiles: "
+                         f"{', '.join(PROFILES)}")
+    return name
+
+
+def data_from_env(default: str = "phantom") -> str:
+    """The data set named by ``ARCNN_DATA``: a folder in an RSNA layout, or ``phantom``."""
+    value = os.environ.get("ARCNN_DATA", default).strip() or default
+    if value != "phantom" and not os.path.isdir(value):
+        raise FileNotFoundError(f"ARCNN_DATA={value!r} is neither 'phantom' nor an existing folder")
+    return value
