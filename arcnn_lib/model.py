@@ -1,0 +1,127 @@
+"""AR-CNN: the attention agent and the recognition agent in one module (paper, Fig. 1).
+
+Forward pass for a batch of B radiographs, with M = ``num_parts`` and K = ``num_concat``:
+
+1. the shared feature extractor reads X (B, 1, S, S): features (B, L) and a feature map;
+2. the navigator scores all A anchors from that map: ``anchor_scores`` (B, A);
+3. NMS and top-M pick M anchors per image: ``part_boxes`` (B, M, 4), ``part_scores`` (B, M);
+4. the M parts are cropped from X and resized to P x P: (B * M, 1, P, P);
+5. the same feature extractor reads the parts: (B, M, L);
+6. heads give A_X, A_{R_i} and A_C (over X and the top-K parts), and Eq. 1 assembles
+   A_asb = (A_C + A_X + sum_{i <= K} A_{R_i}) / (K + 2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .anchors import generate_anchors
+from .attention import Navigator, gather_parts, select_parts
+from .config import ARCNNConfig
+from .crop import crop_parts
+from .losses import LossTerms, arcnn_loss
+from .recognition import FeatureExtractor, RecognitionHeads
+
+
+@dataclass
+class ARCNNOutput:
+    """Everything one forward pass produces. Ages are in months.
+
+    Attributes:
+        age: (B,) A_asb, the assembled estimate (Eq. 1).
+        age_x: (B,) A_X, from the whole image.
+        age_concat: (B,) A_C, from the concatenated features (None for the baseline).
+        age_parts: (B, M) A_{R_i}, one per part, best-scored part first (None for the baseline).
+        part_scores: (B, M) objectness S_{R_i} of the selected parts (None for the baseline).
+        part_boxes: (B, M, 4) boxes (x1, y1, x2, y2) in input pixels (None for the baseline).
+        anchor_scores: (B, A) objectness of every anchor (None for the baseline).
+        age_scale: months per unit of the normalised age the heads regress.
+    """
+
+    age: torch.Tensor
+    age_x: torch.Tensor
+    age_concat: Optional[torch.Tensor] = None
+    age_parts: Optional[torch.Tensor] = None
+    part_scores: Optional[torch.Tensor] = None
+    part_boxes: Optional[torch.Tensor] = None
+    anchor_scores: Optional[torch.Tensor] = None
+    age_scale: float = 1.0
+
+
+def assemble_age(age_concat: torch.Tensor, age_x: torch.Tensor, age_parts: torch.Tensor,
+                 num_concat: int) -> torch.Tensor:
+    """Eq. 1: (A_C + A_X + sum of the first K part estimates) / (K + 2); parts (B, M)."""
+    K = num_concat
+    return (age_concat + age_x + age_parts[:, :K].sum(dim=1)) / (K + 2)
+
+
+def normalise_images(images: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
+    """(B, 1 or 3, S, S) uint8 or float in [0, 1] -> (B, 1, S, S) float, normalised."""
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must be (B, 1, H, W) (or RGB (B, 3, H, W)), got "
+                         f"{tuple(images.shape)}")
+    if images.shape[-2:] != (config.image_size, config.image_size):
+        raise ValueError(f"images must be {config.image_size} x {config.image_size} for this "
+                         f"config, got {tuple(images.shape[-2:])}")
+    x = images.float() / 255.0 if images.dtype == torch.uint8 else images
+    if x.shape[1] == 3:
+        x = x.mean(dim=1, keepdim=True)
+    return (x - config.pixel_mean) / config.pixel_std
+
+
+class ARCNN(nn.Module):
+    """The attention-recognition CNN. ``forward(images, male=None) -> ARCNNOutput``.
+
+    Args:
+        config: the :class:`ARCNNConfig` (paper defaults when omitted).
+
+    ``images`` are (B, 1, S, S) grey radiographs, float in [0, 1] or uint8, S =
+    ``config.image_size``; ``male`` (B,) bool is needed only when ``config.use_sex``.
+    """
+
+    def __init__(self, config: Optional[ARCNNConfig] = None):
+        super().__init__()
+        self.config = config = config or ARCNNConfig()
+        self.extractor = FeatureExtractor(config)
+        self.navigator = Navigator(self.extractor.fmap_channels, config)
+        self.heads = RecognitionHeads(config)
+        self.register_buffer("anchors", generate_anchors(config), persistent=False)
+
+    def _to_months(self, z: torch.Tensor) -> torch.Tensor:
+        return self.config.age_center + self.config.age_scale * z.float()
+
+    def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None) -> ARCNNOutput:
+        cfg = self.config
+        x = normalise_images(images, cfg)
+        B = x.shape[0]
+        feat_x, fmap = self.extractor(x)                                  # (B, L), (B, C, h, w)
+        anchor_scores = self.navigator(fmap)                              # (B, A)
+        idx = select_parts(anchor_scores, self.anchors, cfg.num_parts, cfg.nms_iou)
+        part_scores, part_boxes = gather_parts(anchor_scores, self.anchors, idx)
+        parts = crop_parts(x, part_boxes, cfg.part_size)                  # (B*M, 1, P, P)
+        feat_parts, _ = self.extractor(parts)
+        feat_parts = feat_parts.reshape(B, cfg.num_parts, -1)             # (B, M, L)
+        z_x, z_parts, z_concat = self.heads(feat_x, feat_parts, male)
+        age_x, age_parts, age_concat = map(self._to_months, (z_x, z_parts, z_concat))
+        return ARCNNOutput(
+            age=assemble_age(age_concat, age_x, age_parts, cfg.num_concat),
+            age_x=age_x, age_concat=age_concat, age_parts=age_parts,
+            part_scores=part_scores, part_boxes=part_boxes, anchor_scores=anchor_scores,
+            age_scale=cfg.age_scale)
+
+    def loss(self, output: ARCNNOutput, target_age: torch.Tensor) -> LossTerms:
+        """Eq. 5: recognition (Eq. 4) plus attention (Eq. 3) loss; target_age (B,) months."""
+        return arcnn_loss(output, target_age)
+
+
+def build_model(config: ARCNNConfig, kind: str = "arcnn") -> nn.Module:
+    """``kind="arcnn"`` gives :class:`ARCNN`; ``"baseline"`` the single-stage regressor."""
+    if kind == "arcnn":
+        return ARCNN(config)
+    if kind == "baseline":
+        from .baselines import SingleStageRegressor
+        return SingleStageRegressor(config)
+    raise ValueError(f"unknown model kind {kind!r}; choose 'arcnn' or 'baseline'")
