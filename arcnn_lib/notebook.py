@@ -1,0 +1,94 @@
+"""What every chapter of the book does first: choose profile, data and device; fix seeds.
+
+The book's notebooks start with::
+
+    from arcnn_lib.notebook import setup
+    env = setup()
+
+``env.profile`` and ``env.data`` come from ``ARCNN_PROFILE`` and ``ARCNN_DATA`` (read in
+:mod:`arcnn_lib.config`), so the same notebook runs the smoke profile on the phantom in CI
+and the paper profile on the full RSNA set on a Colab GPU.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .config import ARCNNConfig, data_from_env, profile_from_env
+
+#: Where the real RSNA radiographs at 100 x 100 live beside a checkout of the repository.
+RSNA100_RELATIVE = Path("shared") / "data" / "rsna100"
+
+
+@dataclass
+class BookEnv:
+    """The choices a chapter runs with (see :func:`setup`)."""
+
+    profile: str
+    config: ARCNNConfig
+    data: str
+    device: torch.device
+    hardware: str
+    rsna100: Optional[Path]
+    on_colab: bool
+
+    @property
+    def label(self) -> str:
+        """A short provenance label for tables and figures: data, profile, hardware."""
+        data = "phantom" if self.data == "phantom" else Path(self.data).name
+        return f"{data} / {self.profile} / {self.hardware}"
+
+
+def repo_root() -> Path:
+    """The checkout this library was imported from (meaningful for editable installs)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def find_rsna100() -> Optional[Path]:
+    """The rsna100 folder beside the checkout (``../shared/data/rsna100``), or None."""
+    candidate = repo_root().parent / RSNA100_RELATIVE
+    return candidate if (candidate / "boneage-training-dataset.csv").is_file() else None
+
+
+def hardware_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU with its thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({torch.get_num_threads()} threads, {platform.machine()})"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
+    """Pick profile, data and device from the environment, seed everything, style figures."""
+    profile = profile_from_env()
+    data = data_from_env()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, min(os.cpu_count() or 1, 4)))
+    seed_everything(seed)
+    try:
+        import matplotlib.pyplot as plt
+        plt.rcParams.update({"figure.dpi": 110, "axes.spines.top": False,
+                             "axes.spines.right": False, "image.cmap": "gray"})
+    except ImportError:  # figures are optional for library users
+        pass
+    env = BookEnv(profile=profile, config=ARCNNConfig.from_profile(profile), data=data,
+                  device=device, hardware=hardware_name(device), rsna100=find_rsna100(),
+                  on_colab="google.colab" in __import__("sys").modules)
+    if not quiet:
+        print(f"profile={env.profile}  data={env.data}  device={env.hardware}  "
+              f"rsna100={'found' if env.rsna100 else 'not found'}")
+    return env
