@@ -34,6 +34,7 @@ def write_png(path: Path, img: np.ndarray, mode: str = "L") -> Path:
 
 def make_kaggle(root: Path, n: int = 6, nested: bool = False, with_test: bool = True) -> Path:
     """The Kaggle copy: training CSV (+ test CSV), flat or nested image folders."""
+    root.mkdir(parents=True, exist_ok=True)
     train_dir = root / "boneage-training-dataset"
     if nested:
         train_dir = train_dir / "boneage-training-dataset"
@@ -78,6 +79,7 @@ def make_rsna2017(root: Path) -> Path:
 def make_csv_folder(root: Path, rows, image_ids=None) -> Path:
     """A Kaggle-style folder from explicit CSV ``rows`` (list of dicts); PNGs for
     ``image_ids`` (default: every row's id)."""
+    root.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)
     table.to_csv(root / "boneage-training-dataset.csv", index=False)
     ids = table["id"] if image_ids is None and "id" in table else (image_ids or [])
