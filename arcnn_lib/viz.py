@@ -77,18 +77,29 @@ def draw_boxes(ax, boxes, labels: Optional[Sequence[str]] = None,
 
 
 def draw_anchors(ax, anchors, image_size: int, colors: Optional[Sequence[str]] = None,
-                 centres: bool = True, linewidth: float = 1.0, margin: float = 0.05) -> None:
+                 centres: bool = True, grid_stride: Optional[int] = None,
+                 linewidth: float = 1.0, margin: float = 0.05) -> None:
     """Draw anchors (N, 4) on an empty ``image_size`` canvas (grey square).
 
     The view is widened to show anchors that reach outside the image (they are not clipped);
-    ``centres`` marks each anchor's centre with a dot. The y axis points down, as in images.
+    ``centres`` marks each anchor's centre with a dot; ``grid_stride`` draws the borders of
+    the cells of that level (see :func:`arcnn_lib.anchors.level_centres`). The y axis points
+    down, as in images.
     """
     from matplotlib.patches import Rectangle
+
+    from .anchors import level_centres
 
     a = _to_numpy(anchors).reshape(-1, 4)
     s = float(image_size)
     ax.add_patch(Rectangle((0, 0), s, s, facecolor="0.92", edgecolor="0.3",
                            linewidth=1.0, zorder=0))
+    if grid_stride:
+        c = level_centres(image_size, grid_stride).numpy()
+        edges = np.append(c - grid_stride / 2, c[-1] + grid_stride / 2)
+        for e in edges:
+            ax.plot([e, e], [edges[0], edges[-1]], color="0.7", linewidth=0.5, zorder=0.5)
+            ax.plot([edges[0], edges[-1]], [e, e], color="0.7", linewidth=0.5, zorder=0.5)
     draw_boxes(ax, a, colors=colors, linewidth=linewidth)
     if centres and len(a):
         cx, cy = (a[:, 0] + a[:, 2]) / 2, (a[:, 1] + a[:, 3]) / 2

@@ -67,3 +67,10 @@ def test_show_parts_grid():
         assert not fig.axes[7].axison
     finally:
         plt.close(fig)
+
+
+def test_draw_anchors_grid_lines_per_cell_border(ax):
+    cfg = ARCNNConfig.paper()
+    n = grid_size(cfg.image_size, 128)
+    viz.draw_anchors(ax, generate_anchors(cfg)[:3], cfg.image_size, grid_stride=128)
+    assert len(ax.lines) == 2 * (n + 1) + 1                  # borders both ways + centres
