@@ -55,6 +55,7 @@ def make_kaggle(root: Path, n: int = 6, nested: bool = False, with_test: bool = 
 
 def make_rsna2017(root: Path) -> Path:
     """The official release unzipped: train.csv, validation CSV, test XLSX, mixed PNG kinds."""
+    root.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"id": [1, 2, 3], "boneage": [10, 100, 200],
                   "male": [True, False, True]}).to_csv(root / "train.csv", index=False)
     for i, mode in zip((1, 2, 3), ("L", "I;16", "RGB")):
