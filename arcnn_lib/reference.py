@@ -1,0 +1,91 @@
+"""Reading the reference results of real runs (``results/reference/``).
+
+:mod:`arcnn_lib.reproduce` writes them; the book's tables and figures read them here. The
+folder holds, per run (e.g. ``arcnn_male_k3``, ``baseline_female``):
+
+* ``<run>.json``: the evaluation metrics (``mae``, ``mae_x``, ``mae_concat``, ``mae_parts``,
+  ``n``, per sex) with provenance (config, data, split file, commit, hardware, date, wall
+  time) and the training summary (epochs, seconds, best validation MAE);
+* ``<run>_predictions.csv``: one row per test image (``id``, ``male``, ``boneage``, ``pred``,
+  ``pred_x``, ``pred_concat``, ``pred_part1..M``, boxes and scores);
+* ``<run>_history.csv``: the per-epoch ``metrics.csv`` of training;
+
+and, for the whole set, ``manifest.json`` (the runs, with their model kind, sex and K),
+``rsna100_split.csv`` (``id,split``), ``fig3_parts.png`` and ``benchmark_train_step.json``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import pandas as pd
+
+from .notebook import repo_root
+
+#: Where the reference results live in a checkout.
+REFERENCE_DIR = Path("results") / "reference"
+#: The paper's reported MAE in months (Liu et al. 2019, Sec. 3).
+PAPER_MAE = {"male": 4.32, "female": 4.44, "all": 4.38}
+
+
+@dataclass
+class ReferenceResults:
+    """The reference runs found in ``root``."""
+
+    root: Path
+    manifest: dict
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """One row per run: ``name``, ``model``, ``sex``, ``num_concat`` and its test ``mae``."""
+        rows = []
+        for run in self.manifest.get("runs", []):
+            metrics = self.metrics(run["name"])
+            rows.append({**run, "mae": metrics.get("mae") if metrics else None})
+        return pd.DataFrame(rows)
+
+    @property
+    def names(self) -> List[str]:
+        return [r["name"] for r in self.manifest.get("runs", [])]
+
+    def metrics(self, name: str) -> Optional[dict]:
+        """The ``<name>.json`` of a run, or None when it is absent."""
+        path = self.root / f"{name}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def predictions(self, name: str) -> Optional[pd.DataFrame]:
+        path = self.root / f"{name}_predictions.csv"
+        return pd.read_csv(path, dtype={"id": str}) if path.is_file() else None
+
+    def history(self, name: str) -> Optional[pd.DataFrame]:
+        path = self.root / f"{name}_history.csv"
+        return pd.read_csv(path) if path.is_file() else None
+
+    @property
+    def benchmark(self) -> Optional[dict]:
+        path = self.root / "benchmark_train_step.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @property
+    def label(self) -> str:
+        """Data / configuration / hardware of the reference runs, for captions."""
+        m = self.manifest
+        return (f"{m.get('data', 'rsna100')} / {m.get('profile', '?')} / "
+                f"{m.get('hardware', '?')}")
+
+
+def load_reference(root=None) -> Optional[ReferenceResults]:
+    """The reference results in ``root``, or None when there are none.
+
+    Without ``root``: ``results/reference`` of the checkout the library was imported from,
+    else of the working folder or its parent (a notebook run from ``book/`` of a clone).
+    """
+    candidates = [Path(root)] if root is not None else [
+        base / REFERENCE_DIR for base in (repo_root(), Path.cwd(), Path.cwd().parent)]
+    for folder in candidates:
+        manifest = folder / "manifest.json"
+        if manifest.is_file():
+            return ReferenceResults(root=folder, manifest=json.loads(manifest.read_text()))
+    return None
