@@ -92,3 +92,35 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
         print(f"profile={env.profile}  data={env.data}  device={env.hardware}  "
               f"rsna100={'found' if env.rsna100 else 'not found'}")
     return env
+
+
+def book_runs_dir() -> Path:
+    """Where the book keeps the models its chapters train (inside the data cache folder)."""
+    from .data.paths import default_cache_dir
+    return default_cache_dir() / "book_runs"
+
+
+def book_run(env: BookEnv, name: str, **overrides) -> dict:
+    """Train a model for a chapter, or reuse the one an earlier chapter trained.
+
+    The run is :class:`arcnn_lib.train.TrainConfig` for ``env.profile`` and ``env.data``
+    with ``overrides``; it lives in ``book_runs_dir() / name`` and is reused only when it was
+    trained with exactly the same settings. Returns :func:`arcnn_lib.train.train`'s dict
+    (``checkpoint``, ``history``, ...) plus ``reused``.
+    """
+    import json
+
+    import pandas as pd
+
+    from .train import TrainConfig, train
+
+    out = book_runs_dir() / name
+    cfg = TrainConfig.for_profile(env.profile, data=env.data, out=str(out), **overrides)
+    key = {k: v for k, v in cfg.to_dict().items() if k not in ("progress", "overwrite", "resume")}
+    stamp = out / "book_run.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == key and (out / "best.pt").is_file():
+        return {"out_dir": str(out), "checkpoint": str(out / "best.pt"), "reused": True,
+                "history": pd.read_csv(out / "metrics.csv")}
+    result = train(cfg, overwrite=True)
+    stamp.write_text(json.dumps(key))
+    return {**result, "reused": False}
