@@ -72,8 +72,9 @@ class ReferenceResults:
     def label(self) -> str:
         """Data / configuration / hardware of the reference runs, for captions."""
         m = self.manifest
-        return (f"{m.get('data', 'rsna100')} / {m.get('profile', '?')} / "
-                f"{m.get('hardware', '?')}")
+        hw = m.get("hardware", {})
+        name = (hw.get("gpu") or hw.get("processor") or "?") if isinstance(hw, dict) else hw
+        return f"{m.get('data', 'rsna100')} / {m.get('profile', '?')} / {name}"
 
 
 def load_reference(root=None) -> Optional[ReferenceResults]:

@@ -1,0 +1,297 @@
+"""The reference reproduction on real radiographs: Tables 1-3 and Fig. 2-3 in one command.
+
+::
+
+    python -m arcnn_lib.reproduce --data DIR --out results/reference --work runs/reference
+
+``DIR`` holds RSNA radiographs in any public layout (the book's reference runs use
+``rsna100``: 11,611 RSNA training radiographs at 100 x 100). Every run is trained from
+scratch (``pretrained=False``: no ImageNet weights could be downloaded where the reference
+was made) with the same split, profile, epochs and optimiser, then scored on the test split:
+
+=====================  =========  ======  ===  ==========================================
+run                    model      sex     K    for
+=====================  =========  ======  ===  ==========================================
+``arcnn_male_k3``      AR-CNN     male    3    Tables 1, 2, 3; Fig. 2, 3
+``baseline_male``      baseline   male    -    Table 3
+``arcnn_female_k3``    AR-CNN     female  3    Tables 2, 3; Fig. 2, 3
+``baseline_female``    baseline   female  -    Table 3
+``arcnn_male_k1/2/4``  AR-CNN     male    1-4  Table 1
+=====================  =========  ======  ===  ==========================================
+
+Runs go in this order, so that a time budget (``--budget-minutes``) that runs out drops the
+K ablation first; a run that would not fit is recorded as skipped. ``--epochs auto`` times
+one epoch of the first run and picks the largest epoch count that fits every run in the
+budget; the count chosen is recorded, and ``--epochs N`` reproduces it anywhere.
+
+Only small files land in ``--out``: per run ``<run>.json`` (metrics per unit and per sex,
+config, data, split file, commit, hardware, date, wall time), ``<run>_predictions.csv`` and
+``<run>_history.csv``; for the set ``manifest.json``, ``tables.json``, ``rsna100_split.csv``
+and ``fig3_parts.png``. Checkpoints and caches stay in ``--work``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .engine_utils import provenance
+from .reference import PAPER_MAE
+
+#: Relative cost of one epoch of the baseline against one of AR-CNN (it reads 1 image
+#: instead of 1 image plus M parts of a quarter of its area): used only to plan a budget.
+BASELINE_COST = 0.5
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    model: str
+    sex: str
+    num_concat: Optional[int]
+
+    @property
+    def cost(self) -> float:
+        return BASELINE_COST if self.model == "baseline" else 1.0
+
+
+RUNS = (Run("arcnn_male_k3", "arcnn", "male", 3), Run("baseline_male", "baseline", "male", None),
+        Run("arcnn_female_k3", "arcnn", "female", 3),
+        Run("baseline_female", "baseline", "female", None),
+        Run("arcnn_male_k1", "arcnn", "male", 1), Run("arcnn_male_k2", "arcnn", "male", 2),
+        Run("arcnn_male_k4", "arcnn", "male", 4))
+
+
+def _device():
+    import torch
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _sanitise(metrics: dict, run: Run, data_name: str, commit: Optional[str]) -> dict:
+    """Replace the machine's paths in evaluate's metrics by portable names."""
+    out = dict(metrics)
+    out["data"] = {**metrics.get("data", {}), "data": data_name, "root": data_name,
+                   "split_csv": "rsna100_split.csv" if data_name == "rsna100" else "split.csv"}
+    out["checkpoint"] = {**metrics.get("checkpoint", {}),
+                         "path": f"{run.name}/best.pt (not committed)"}
+    train_cfg = dict(out.get("config", {}).get("train", {}))
+    for key in ("data", "out", "cache_dir"):
+        if key in train_cfg and train_cfg[key] is not None:
+            train_cfg[key] = {"data": data_name, "out": run.name, "cache_dir": "cache"}[key]
+    out["config"] = {**out.get("config", {}), "train": train_cfg}
+    if commit:
+        out["git_commit"] = commit
+    return out
+
+
+def _train_config(args, run: Run, epochs: int, stop_after: Optional[int] = None):
+    from .train import TrainConfig
+    over = dict(data=args.data, out=str(Path(args.work) / run.name), sex=run.sex,
+                model=run.model, epochs=epochs, seed=args.seed, overwrite=True,
+                progress=not args.quiet, cache_dir=args.cache_dir)
+    if run.num_concat is not None:
+        over["num_concat"] = run.num_concat
+    if args.batch_size:
+        over["batch_size"] = args.batch_size
+    if args.lr:
+        over["lr"] = args.lr
+    if stop_after:
+        over["stop_after_epochs"] = stop_after
+    return TrainConfig.for_profile(args.profile, **over)
+
+
+def choose_epochs(args, runs: Sequence[Run], budget_s: float) -> dict:
+    """Time one epoch of the first run and fit every run into ``budget_s``."""
+    from .train import train
+    probe = Run(runs[0].name + "_probe", runs[0].model, runs[0].sex, runs[0].num_concat)
+    t0 = time.time()
+    res = train(_train_config(args, probe, epochs=100, stop_after=2))
+    hist = res["history"]
+    per_epoch = float(hist["seconds"].iloc[-1])      # the second epoch: warmed up
+    spent = time.time() - t0
+    shutil.rmtree(Path(args.work) / probe.name, ignore_errors=True)
+    total_cost = sum(r.cost for r in runs)
+    overhead = 15.0                                  # evaluation, start-up per run
+    epochs = int((budget_s - spent - overhead * len(runs)) / (per_epoch * total_cost))
+    return {"epochs": max(args.min_epochs, min(args.max_epochs, epochs)),
+            "seconds_per_epoch": per_epoch, "probe_seconds": spent}
+
+
+def run_one(args, run: Run, epochs: int, out: Path, data_name: str) -> dict:
+    """Train and evaluate one run; write its JSON and CSVs into ``out``."""
+    from .evaluate import evaluate
+    from .train import train
+    t0 = time.time()
+    res = train(_train_config(args, run, epochs))
+    ev = evaluate(res["checkpoint"], split="test", progress=not args.quiet,
+                  cache_dir=args.cache_dir)
+    metrics = _sanitise(ev["metrics"], run, data_name, args.git_commit)
+    metrics["train"] = {"epochs": epochs, "epochs_done": res["epochs_done"],
+                        "best_epoch": res["best_epoch"], "best_val_mae": res["best_val_mae"],
+                        "train_seconds": res["seconds"], "precision": res["precision"]}
+    metrics["run"] = {"name": run.name, "model": run.model, "sex": run.sex,
+                      "num_concat": run.num_concat, "wall_seconds": time.time() - t0}
+    (out / f"{run.name}.json").write_text(json.dumps(metrics, indent=2, default=float))
+    ev["predictions"].to_csv(out / f"{run.name}_predictions.csv", index=False,
+                             float_format="%.6g")
+    res["history"].to_csv(out / f"{run.name}_history.csv", index=False, float_format="%.6g")
+    split_src = Path(res["out_dir"]) / "split.csv"
+    split_dst = out / f"{data_name}_split.csv"
+    if not split_dst.exists():
+        shutil.copyfile(split_src, split_dst)
+    elif split_src.read_bytes() != split_dst.read_bytes():
+        raise RuntimeError(f"run {run.name} used a different split from the others")
+    return metrics
+
+
+def build_tables(out: Path, runs: Sequence[Run]) -> dict:
+    """Tables 1-3 from the runs' JSON files (absent runs are left out)."""
+    def load(name):
+        p = out / f"{name}.json"
+        return json.loads(p.read_text()) if p.is_file() else None
+
+    table1 = [{"K": r.num_concat, "mae": m["mae"], "n": m["n"]}
+              for r in runs if r.name.startswith("arcnn_male_k") and (m := load(r.name))]
+    table2 = []
+    for sex in ("male", "female"):
+        m = load(f"arcnn_{sex}_k3")
+        if m:
+            k = m["config"]["model"]["num_concat"]
+            table2.append({"sex": sex, "X": m["mae_x"], "C": m["mae_concat"],
+                           **{f"R{i + 1}": v for i, v in enumerate(m["mae_parts"][:k])},
+                           "assembled": m["mae"], "n": m["n"]})
+    table3 = {}
+    for model in ("arcnn", "baseline"):
+        per_sex = {sex: load(f"{model}_{sex}_k3" if model == "arcnn" else f"{model}_{sex}")
+                   for sex in ("male", "female")}
+        row = {sex: m["mae"] for sex, m in per_sex.items() if m}
+        if len(row) == 2:
+            n = {sex: per_sex[sex]["n"] for sex in row}
+            row["all"] = (row["male"] * n["male"] + row["female"] * n["female"]) / sum(n.values())
+        table3[model] = row
+    return {"table1_male_k": table1, "table2_units": table2, "table3_mae": table3,
+            "paper_mae": PAPER_MAE}
+
+
+def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
+    """Test radiographs with the top-K parts of the K = 3 models, one row per sex."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from .engine_data import prepare_run_data
+    from .figures import fig3_parts
+    from .train import TrainConfig
+
+    frames = []
+    for sex in ("male", "female"):
+        p = out / f"arcnn_{sex}_k3_predictions.csv"
+        if p.is_file():
+            frames.append(pd.read_csv(p, dtype={"id": str}).head(per_sex))
+    if not frames:
+        return None
+    pred = pd.concat(frames, ignore_index=True)
+    size = TrainConfig.for_profile(args.profile, data=args.data).model_config().image_size
+    run = prepare_run_data(args.data, size, split_csv=out / f"{args.data_name}_split.csv",
+                           cache_dir=args.cache_dir, progress=False)
+    row_of = {i: r for r, i in enumerate(run.ids)}
+    images = np.stack([run.images[row_of[i]] for i in pred["id"]])
+    boxes = np.stack([pred[[f"part{j + 1}_{c}" for c in ("x1", "y1", "x2", "y2")]].to_numpy()
+                      for j in range(3)], axis=1)
+    scores = pred[[f"part{j + 1}_score" for j in range(3)]].to_numpy()
+    fig = fig3_parts(images, boxes, scores, pred["id"].tolist(), k=3,
+                     titles=[f"{'M' if m else 'F'} {a:.0f} mo" for m, a in
+                             zip(pred["male"], pred["boneage"])])
+    path = out / "fig3_parts.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m arcnn_lib.reproduce", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder of RSNA radiographs (any layout)")
+    p.add_argument("--data-name", default="rsna100", help="name recorded for the data set")
+    p.add_argument("--out", default="results/reference", help="where the small results go")
+    p.add_argument("--work", default="runs/reference", help="checkpoints and run folders")
+    p.add_argument("--profile", default="gpu", help="ARCNNConfig profile (default gpu: "
+                   "224 / 112, anchors 24, 48, 96, ResNet-50)")
+    p.add_argument("--epochs", default="auto", help="epochs per run, or 'auto' (fit budget)")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="wall-clock budget for all runs; runs that would not fit are skipped")
+    p.add_argument("--min-epochs", type=int, default=3)
+    p.add_argument("--max-epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", default=None, help="comma-separated run names")
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--git-commit", default=None, help="commit to record (when .git is absent)")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not Path(args.data).is_dir():
+        raise SystemExit(f"--data: folder {args.data!r} does not exist")
+    if args.epochs != "auto" and (not args.epochs.isdigit() or int(args.epochs) < 1):
+        raise SystemExit(f"--epochs must be a positive integer or 'auto', got {args.epochs!r}")
+    if args.epochs == "auto" and args.budget_minutes is None:
+        raise SystemExit("--epochs auto needs --budget-minutes")
+    runs = list(RUNS)
+    if args.only:
+        names = args.only.split(",")
+        unknown = set(names) - {r.name for r in RUNS}
+        if unknown:
+            raise SystemExit(f"--only: unknown runs {sorted(unknown)}; known: "
+                             f"{', '.join(r.name for r in RUNS)}")
+        runs = [r for r in RUNS if r.name in names]
+    out, t_start = Path(args.out), time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    budget = args.budget_minutes * 60 if args.budget_minutes else math.inf
+    plan = choose_epochs(args, runs, budget) if args.epochs == "auto" else {
+        "epochs": int(args.epochs)}
+    epochs = plan["epochs"]
+    manifest = {"data": args.data_name, "profile": args.profile, "pretrained": False,
+                "epochs": epochs, "plan": plan, "seed": args.seed, "runs": [], "skipped": [],
+                "command": (f"python -m arcnn_lib.reproduce --data <{args.data_name} folder> "
+                            f"--data-name {args.data_name} --profile {args.profile} "
+                            f"--epochs {epochs} --seed {args.seed}"
+                            + (f" --batch-size {args.batch_size}" if args.batch_size else "")
+                            + (f" --lr {args.lr}" if args.lr else "")),
+                **provenance(_device())}
+    if args.git_commit:
+        manifest["git_commit"] = args.git_commit
+    seconds_per_cost: Optional[float] = None
+    for run in runs:
+        elapsed = time.time() - t_start
+        if seconds_per_cost is not None and elapsed + run.cost * seconds_per_cost > budget:
+            manifest["skipped"].append({"name": run.name, "reason": "time budget"})
+            continue
+        t0 = time.time()
+        metrics = run_one(args, run, epochs, out, args.data_name)
+        seconds_per_cost = (time.time() - t0) / run.cost
+        manifest["runs"].append({"name": run.name, "model": run.model, "sex": run.sex,
+                                 "num_concat": run.num_concat})
+        print(f"[reproduce] {run.name}: test MAE {metrics['mae']:.2f} months "
+              f"({time.time() - t0:.0f} s)", flush=True)
+        manifest["wall_seconds"] = time.time() - t_start
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
+    (out / "tables.json").write_text(json.dumps(build_tables(out, RUNS), indent=2))
+    draw_fig3(args, out)
+    manifest["wall_seconds"] = time.time() - t_start
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
