@@ -42,12 +42,15 @@ def _as_2d(img) -> np.ndarray:
 
 def show_image(ax, img, title: Optional[str] = None, cmap: str = "gray", **imshow_kw):
     """Draw a grey image (H, W) (or (1, H, W), (1, 1, H, W)) in box coordinates (pixel
-    (i, j) covers [j, j + 1] x [i, i + 1]), without ticks. Returns the ``AxesImage``."""
+    (i, j) covers [j, j + 1] x [i, i + 1]), without ticks or frame. Returns the
+    ``AxesImage``."""
     a = _as_2d(img)
     h, w = a.shape
     im = ax.imshow(a, cmap=cmap, extent=(0, w, h, 0), **imshow_kw)
     ax.set_xticks([])
     ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
     if title:
         ax.set_title(title)
     return im
