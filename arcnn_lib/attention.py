@@ -12,7 +12,7 @@ Two pieces:
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -46,8 +46,12 @@ class Navigator(nn.Module):
         maps = [h]
         for down in self.down:
             maps.append(down(maps[-1]))
-        # (B, R, H, W) -> (B, H, W, R) -> (B, H * W * R): row, column, ratio, as the anchors.
-        scores = [head(m).permute(0, 2, 3, 1).flatten(1) for head, m in zip(self.score, maps)]
+        # The 1 x 1 score layers run in fp32 even under autocast: NMS and the ranking loss
+        # compare scores, and bf16's 8-bit mantissa would turn many of them into ties.
+        with torch.autocast(device_type=fmap.device.type, enabled=False):
+            # (B, R, H, W) -> (B, H, W, R) -> (B, H * W * R): row, column, ratio, as anchors.
+            scores = [head(m.float()).permute(0, 2, 3, 1).flatten(1)
+                      for head, m in zip(self.score, maps)]
         return torch.cat(scores, dim=1)
 
 
@@ -62,7 +66,7 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
-                 iou_threshold: float) -> torch.Tensor:
+                 iou_threshold: float, overlaps: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Indices of the M parts of every image: greedy NMS, then the top M.
 
     Greedy NMS keeps boxes in order of score and drops every box overlapping a kept one by
@@ -78,6 +82,8 @@ def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
         anchors: (A, 4) boxes (x1, y1, x2, y2).
         num_parts: M.
         iou_threshold: the NMS overlap threshold.
+        overlaps: optional precomputed ``box_iou(anchors, anchors) > iou_threshold`` (A, A)
+            (the model keeps it as a buffer instead of recomputing it every step).
 
     Returns:
         (B, M) int64 anchor indices, in selection order (best first).
@@ -91,7 +97,9 @@ def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(A, device=scores.device).expand(B, A))
     preference = (A - rank).float()                   # higher is better, in 1..A
-    overlaps = box_iou(anchors, anchors) > iou_threshold     # (A, A), includes the diagonal
+    if overlaps is None:
+        overlaps = box_iou(anchors, anchors) > iou_threshold  # (A, A), includes the diagonal
+    anchor_ids = torch.arange(A, device=scores.device)
 
     free = torch.ones(B, A, dtype=torch.bool, device=scores.device)       # not suppressed
     unused = torch.ones(B, A, dtype=torch.bool, device=scores.device)     # not selected
@@ -101,7 +109,7 @@ def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
         key = preference + (A + 1) * free.float() - 4 * (A + 1) * (~unused).float()
         pick = key.argmax(dim=1)                                          # (B,)
         picks.append(pick)
-        unused[torch.arange(B, device=scores.device), pick] = False
+        unused &= anchor_ids != pick[:, None]     # pure tensor ops: no host synchronisation
         free &= ~overlaps[pick]
     return torch.stack(picks, dim=1)
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .anchors import generate_anchors
-from .attention import Navigator, gather_parts, select_parts
+from .attention import Navigator, box_iou, gather_parts, select_parts
 from .config import ARCNNConfig
 from .crop import crop_parts
 from .losses import LossTerms, arcnn_loss
@@ -58,8 +58,8 @@ def assemble_age(age_concat: torch.Tensor, age_x: torch.Tensor, age_parts: torch
     return (age_concat + age_x + age_parts[:, :K].sum(dim=1)) / (K + 2)
 
 
-def normalise_images(images: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
-    """(B, 1 or 3, S, S) uint8 or float in [0, 1] -> (B, 1, S, S) float, normalised."""
+def unit_grey(images: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
+    """(B, 1 or 3, S, S) uint8 or float in [0, 1] -> (B, 1, S, S) float grey in [0, 1]."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must be (B, 1, H, W) (or RGB (B, 3, H, W)), got "
                          f"{tuple(images.shape)}")
@@ -67,9 +67,17 @@ def normalise_images(images: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
         raise ValueError(f"images must be {config.image_size} x {config.image_size} for this "
                          f"config, got {tuple(images.shape[-2:])}")
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images
-    if x.shape[1] == 3:
-        x = x.mean(dim=1, keepdim=True)
+    return x.mean(dim=1, keepdim=True) if x.shape[1] == 3 else x
+
+
+def normalise(x: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
+    """Grey values in [0, 1] -> the network's input scale (``pixel_mean``, ``pixel_std``)."""
     return (x - config.pixel_mean) / config.pixel_std
+
+
+def normalise_images(images: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
+    """(B, 1 or 3, S, S) uint8 or float in [0, 1] -> (B, 1, S, S) float, normalised."""
+    return normalise(unit_grey(images, config), config)
 
 
 class ARCNN(nn.Module):
@@ -88,21 +96,26 @@ class ARCNN(nn.Module):
         self.extractor = FeatureExtractor(config)
         self.navigator = Navigator(self.extractor.fmap_channels, config)
         self.heads = RecognitionHeads(config)
-        self.register_buffer("anchors", generate_anchors(config), persistent=False)
+        anchors = generate_anchors(config)
+        self.register_buffer("anchors", anchors, persistent=False)
+        self.register_buffer("anchor_overlaps", box_iou(anchors, anchors) > config.nms_iou,
+                             persistent=False)
 
     def _to_months(self, z: torch.Tensor) -> torch.Tensor:
         return self.config.age_center + self.config.age_scale * z.float()
 
     def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None) -> ARCNNOutput:
         cfg = self.config
-        x = normalise_images(images, cfg)
-        B = x.shape[0]
-        feat_x, fmap = self.extractor(x)                                  # (B, L), (B, C, h, w)
+        grey = unit_grey(images, cfg)                                     # (B, 1, S, S) in [0, 1]
+        B = grey.shape[0]
+        feat_x, fmap = self.extractor(normalise(grey, cfg))               # (B, L), (B, C, h, w)
         anchor_scores = self.navigator(fmap)                              # (B, A)
-        idx = select_parts(anchor_scores, self.anchors, cfg.num_parts, cfg.nms_iou)
+        idx = select_parts(anchor_scores, self.anchors, cfg.num_parts, cfg.nms_iou,
+                           self.anchor_overlaps)
         part_scores, part_boxes = gather_parts(anchor_scores, self.anchors, idx)
-        parts = crop_parts(x, part_boxes, cfg.part_size)                  # (B*M, 1, P, P)
-        feat_parts, _ = self.extractor(parts)
+        # Parts are cut from the grey image, so that outside the film they are black.
+        parts = crop_parts(grey, part_boxes.to(grey.dtype), cfg.part_size)  # (B*M, 1, P, P)
+        feat_parts, _ = self.extractor(normalise(parts, cfg))
         feat_parts = feat_parts.reshape(B, cfg.num_parts, -1)             # (B, M, L)
         z_x, z_parts, z_concat = self.heads(feat_x, feat_parts, male)
         age_x, age_parts, age_concat = map(self._to_months, (z_x, z_parts, z_concat))
