@@ -109,7 +109,9 @@ class ARCNN(nn.Module):
         grey = unit_grey(images, cfg)                                     # (B, 1, S, S) in [0, 1]
         B = grey.shape[0]
         feat_x, fmap = self.extractor(normalise(grey, cfg))               # (B, L), (B, C, h, w)
-        anchor_scores = self.navigator(fmap)                              # (B, A)
+        # As in NTS-Net, the navigator reads a detached copy of the feature map: the ranking
+        # loss trains the navigator alone and cannot pull the shared extractor around.
+        anchor_scores = self.navigator(fmap.detach())                     # (B, A)
         idx = select_parts(anchor_scores, self.anchors, cfg.num_parts, cfg.nms_iou,
                            self.anchor_overlaps)
         part_scores, part_boxes = gather_parts(anchor_scores, self.anchors, idx)
