@@ -212,7 +212,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
         scores = pred[[f"part{i + 1}_score" for i in range(m)]].to_numpy(np.float64)
         regions = regions_by_id(run.regions, pred["id"].tolist())
         metrics["pointing"] = pointing_game(
-            torch.from_numpy(boxes), torch.from_numpy(scores), regions,
+            torch.from_numpy(boxes.copy()), torch.from_numpy(scores.copy()), regions,
             model.anchors.detach().cpu(), k=max(1, model_cfg.num_concat), seed=pointing_seed)
         metrics["pointing"]["rule"] = ("hit: the centre of a selected box lies inside a true "
                                        "cue region (see arcnn_lib.pointing)")

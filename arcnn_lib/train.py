@@ -75,7 +75,7 @@ MODEL_KINDS = ("arcnn", "baseline")
 #: Training defaults per profile: (epochs, batch_size, lr). ``smoke`` is tuned so the
 #: acceptance test (800-image phantom, 2-core CPU) finishes well within 3 minutes.
 PROFILE_DEFAULTS: Dict[str, Dict] = {
-    "smoke": dict(epochs=30, batch_size=32, lr=2e-3, warmup_fraction=0.05),
+    "smoke": dict(epochs=30, batch_size=32, lr=1e-3, warmup_fraction=0.05),
     "demo": dict(epochs=30, batch_size=32, lr=1e-3, warmup_fraction=0.05),
     "gpu": dict(epochs=60, batch_size=64, lr=1e-3, warmup_fraction=0.03),
     "paper": dict(epochs=100, batch_size=32, lr=5e-4, warmup_fraction=0.02),
@@ -376,7 +376,9 @@ def _norm(v):
 def train(config: Union[TrainConfig, argparse.Namespace, dict, None] = None, **overrides) -> dict:
     """Train one model; returns a dict with ``out_dir``, ``best_val_mae``, ``best_epoch``,
     ``epochs_done``, ``interrupted`` (True when stopped by a signal or a time budget),
-    ``history`` (the metrics.csv DataFrame), ``checkpoint`` (best.pt) and ``last``.
+    ``history`` (the metrics.csv DataFrame; None on ranks > 0), ``checkpoint`` (best.pt),
+    ``last`` (last.pt), ``seconds``, ``precision``, ``world_size``, ``rank`` and ``model``
+    (the trained model of the last epoch, unwrapped from DDP; load ``best.pt`` for the best).
 
     ``config`` is a :class:`TrainConfig`, a dict of its fields, or None (defaults);
     ``overrides`` replace fields. Works the same under ``torchrun`` (every rank calls it;
@@ -431,7 +433,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo) -> dict:
     data = prepare_run_data(cfg.data, model_cfg.image_size, out_dir=out, seed=cfg.seed,
                             fractions=cfg.split_fractions, phantom_n=cfg.phantom_n,
                             phantom_seed=cfg.phantom_seed, cache_dir=cfg.cache_dir,
-                            sex=cfg.sex, info=info, reuse_split=cfg.resume)
+                            sex=cfg.sex, info=info, reuse_split=cfg.resume,
+                            progress=cfg.progress)
     train_rows = data.rows("train")
     val_rows = data.rows("val")
     if len(train_rows) < 2:
@@ -633,7 +636,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo) -> dict:
             "epochs_done": epochs_done, "interrupted": interrupted, "history": history,
             "checkpoint": str(best_path), "last": str(last_path),
             "seconds": time.time() - t_start, "precision": precision.name,
-            "world_size": info.world_size, "rank": info.rank}
+            "world_size": info.world_size, "rank": info.rank, "model": raw}
 
 
 def _numeric(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,31 @@
+"""Shared fixtures of the engine tests: a tiny phantom and its cache in a temporary folder.
+
+Import the fixtures into a test module with ``from engine_fixtures import *`` (pytest puts
+``tests/`` on ``sys.path``).
+"""
+import pytest
+
+#: The tiny phantom every quick engine test uses (the acceptance test makes its own).
+TINY_N, TINY_SEED = 48, 3
+
+
+@pytest.fixture(scope="session")
+def engine_cache(tmp_path_factory):
+    """A cache folder holding the tiny phantom, already rendered and cached at the smoke
+    profile's 128 px, so that every test only opens it."""
+    from arcnn_lib.config import ARCNNConfig
+    from arcnn_lib.data.cache import get_cache
+    from arcnn_lib.data.phantom import phantom_folder
+
+    cache = tmp_path_factory.mktemp("engine_cache")
+    root = phantom_folder(n=TINY_N, seed=TINY_SEED, cache_dir=cache, progress=False)
+    get_cache(root, ARCNNConfig.smoke().image_size, cache_dir=cache, progress=False)
+    return cache
+
+
+@pytest.fixture
+def tiny(engine_cache, tmp_path):
+    """Keyword arguments for a tiny smoke run on the tiny phantom (1 epoch, batch 8)."""
+    return dict(data="phantom", profile="smoke", phantom_n=TINY_N, phantom_seed=TINY_SEED,
+                cache_dir=str(engine_cache), epochs=1, batch_size=8, progress=False,
+                num_threads=2, out=str(tmp_path / "run"))
