@@ -158,8 +158,9 @@ def build_tables(out: Path, runs: Sequence[Run]) -> dict:
         p = out / f"{name}.json"
         return json.loads(p.read_text()) if p.is_file() else None
 
-    table1 = [{"K": r.num_concat, "mae": m["mae"], "n": m["n"]}
-              for r in runs if r.name.startswith("arcnn_male_k") and (m := load(r.name))]
+    table1 = sorted(({"K": r.num_concat, "mae": m["mae"], "n": m["n"]}
+                     for r in runs if r.name.startswith("arcnn_male_k") and (m := load(r.name))),
+                    key=lambda row: row["K"])
     table2 = []
     for sex in ("male", "female"):
         m = load(f"arcnn_{sex}_k3")
@@ -188,7 +189,8 @@ def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
     import pandas as pd
 
     from .engine_data import prepare_run_data
-    from .figures import fig3_parts
+    from .figures import fig3_parts, part_boxes
+    from .reference import load_reference
     from .train import TrainConfig
 
     frames = []
@@ -204,12 +206,13 @@ def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
                            cache_dir=args.cache_dir, progress=False)
     row_of = {i: r for r, i in enumerate(run.ids)}
     images = np.stack([run.images[row_of[i]] for i in pred["id"]])
-    boxes = np.stack([pred[[f"part{j + 1}_{c}" for c in ("x1", "y1", "x2", "y2")]].to_numpy()
-                      for j in range(3)], axis=1)
-    scores = pred[[f"part{j + 1}_score" for j in range(3)]].to_numpy()
-    fig = fig3_parts(images, boxes, scores, pred["id"].tolist(), k=3,
-                     titles=[f"{'M' if m else 'F'} {a:.0f} mo" for m, a in
-                             zip(pred["male"], pred["boneage"])])
+    boxes, scores = part_boxes(pred)
+    ref = load_reference(out)
+    fig = fig3_parts(images, boxes, scores, k=3, ncols=per_sex,
+                     titles=[f"{'M' if m else 'F'}, {a:.0f} mo" for m, a in
+                             zip(pred["male"], pred["boneage"])],
+                     label=ref.label if ref else None,
+                     suptitle="Top-3 parts of the K = 3 models on test radiographs")
     path = out / "fig3_parts.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
@@ -236,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--git-commit", default=None, help="commit to record (when .git is absent)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--figures-only", action="store_true",
+                   help="only redraw fig3_parts.png from the results already in --out")
     return p
 
 
@@ -245,7 +250,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SystemExit(f"--data: folder {args.data!r} does not exist")
     if args.epochs != "auto" and (not args.epochs.isdigit() or int(args.epochs) < 1):
         raise SystemExit(f"--epochs must be a positive integer or 'auto', got {args.epochs!r}")
-    if args.epochs == "auto" and args.budget_minutes is None:
+    if args.epochs == "auto" and args.budget_minutes is None and not args.figures_only:
         raise SystemExit("--epochs auto needs --budget-minutes")
     runs = list(RUNS)
     if args.only:
@@ -256,6 +261,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              f"{', '.join(r.name for r in RUNS)}")
         runs = [r for r in RUNS if r.name in names]
     out, t_start = Path(args.out), time.time()
+    if args.figures_only:
+        manifest = json.loads((out / "manifest.json").read_text())
+        args.profile, args.data_name = manifest["profile"], manifest["data"]
+        print(f"[reproduce] wrote {draw_fig3(args, out)}")
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     budget = args.budget_minutes * 60 if args.budget_minutes else math.inf
     plan = choose_epochs(args, runs, budget) if args.epochs == "auto" else {
