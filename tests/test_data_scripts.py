@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from arcnn_lib.data import ImageCache, read_index
+from arcnn_lib.data import ImageCache, get_cache, read_index
 from data_fixtures import make_rsna2017
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "data_scripts"
@@ -154,5 +154,9 @@ def test_make_phantom_and_prepare_clis(tmp_path):
     args = ["--src", str(tmp_path / "p"), "--dest", str(tmp_path / "c"), "--size", "32"]
     prepare.main(args)
     prepare.main(args)  # idempotent
-    cache = ImageCache(tmp_path / "c")
+    built = list((tmp_path / "c").iterdir())
+    assert len(built) == 1                       # one cache folder, reused the second time
+    cache = ImageCache(built[0])
     assert cache.images.shape == (4, 32, 32) and cache.meta["layout"] == "phantom"
+    # training finds the very same cache through get_cache
+    assert get_cache(tmp_path / "p", 32, cache_dir=tmp_path / "c").dest == cache.dest
