@@ -15,7 +15,8 @@ Python (what the book calls)::
 
 What one run does
 -----------------
-1. Data: ``--data phantom`` writes a synthetic phantom set into ``OUT/phantom`` (seeded);
+1. Data: ``--data phantom`` renders a synthetic phantom set (``--phantom-n`` images,
+   ``--phantom-seed``) into the cache folder on first use and reuses it after;
    otherwise ``--data`` is a folder in an RSNA layout. The images go through the uint8 cache
    (:mod:`arcnn_lib.engine_data`), the seeded stratified split is written to
    ``OUT/split.csv``, and ``--sex`` keeps one sex (the paper trains one model per sex) or
@@ -88,7 +89,7 @@ class TrainConfig:
 
     Attributes:
         data: a data folder in an RSNA layout, or ``"phantom"`` (generated into
-            ``OUT/phantom`` with ``phantom_n`` images and ``phantom_seed``).
+            the cache folder with ``phantom_n`` images and ``phantom_seed``, reused after).
         out: the run folder (metrics.csv, split.csv, last.pt, best.pt, train_config.json).
         profile: the :class:`ARCNNConfig` profile: smoke, demo, gpu or paper.
         sex: ``male`` / ``female`` (one model per sex, as in the paper) or ``all`` (both,
@@ -565,11 +566,13 @@ def _train(cfg: TrainConfig, info: D.DistInfo) -> dict:
                 global_step += 1
                 with torch.no_grad():
                     n = b.age.shape[0]
-                    sums += torch.stack([terms.total.detach().double() * n,
-                                         terms.cls.detach().double() * n,
-                                         terms.att.detach().double() * n,
-                                         (out_.age.detach().double() - b.age.double()).abs().sum(),
-                                         torch.tensor(float(n), dtype=torch.float64, device=device)])
+                    # device-side sums only: no host sync until the next log step
+                    sums[:4] += torch.stack([terms.total.detach().double() * n,
+                                             terms.cls.detach().double() * n,
+                                             terms.att.detach().double() * n,
+                                             (out_.age.detach().double()
+                                              - b.age.double()).abs().sum()])
+                    sums[4] += n
                 check = step % cfg.log_every == 0 or step == len(batches)
                 if bar is not None:
                     bar.update(1)
