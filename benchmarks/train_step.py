@@ -26,7 +26,9 @@ Three variants are timed on the same configuration (by default the paper's: ResN
       at a time, keeping the top M;
     * the kept indices go back to the device (``torch.from_numpy(...).to(device)``) to
       gather the part scores;
-    * the input is zero-padded once (``F.pad``), and a Python loop over images and parts
+    * the navigator reads a detached copy of the feature map (NTS-Net's
+      ``proposal_net(rpn_feature.detach())``), so the ranking loss trains the navigator alone;
+    * the image is zero-padded once (``F.pad``), and a Python loop over images and parts
       slices each part at integer pixel coordinates and resizes it with
       ``F.interpolate(..., size=(P, P), mode="bilinear", align_corners=True)`` into a
       pre-allocated ``(B, M, C, P, P)`` tensor -- B x M small kernel launches per step;
@@ -40,14 +42,14 @@ Three variants are timed on the same configuration (by default the paper's: ResN
     differ): NMS suppresses IoU > threshold (NTS-Net's ``hard_nms`` keeps IoU < threshold,
     which differs exactly at 0.25 -- a 48-pixel anchor inside a 96-pixel one); score ties
     are broken towards the lower anchor index; if fewer than M anchors survive NMS the
-    best-scoring unselected ones fill the slots; the navigator's gradient reaches the
-    backbone (NTS-Net detaches the feature map it reads); losses are AR-CNN's regression
-    and ranking terms rather than NTS-Net's cross-entropies. The crops differ on purpose:
-    NTS-Net rounds each box to whole pixels and interpolates with ``align_corners=True``,
-    the library samples the exact box with ``roi_align`` -- so part ages of (a) and (b)
-    are close, not equal, while the selected boxes, scores and A_X are the same
-    (``tests/test_benchmark_train_step.py``). Both pad outside the image with zero in the
-    *normalised* input, as NTS-Net pads its normalised tensor.
+    best-scoring unselected ones fill the slots; losses are AR-CNN's regression and
+    ranking terms rather than NTS-Net's cross-entropies; and parts are cut from the grey
+    image in [0, 1] and normalised afterwards, as the library does, so that outside the
+    image they are black (NTS-Net pads its *normalised* tensor with zero, i.e. with the
+    mean grey). The crops differ on purpose: NTS-Net rounds each box to whole pixels and
+    interpolates with ``align_corners=True``, the library samples the exact box with
+    ``roi_align`` -- so part ages of (a) and (b) are close, not equal, while the selected
+    boxes, scores and A_X are the same (``tests/test_benchmark_train_step.py``).
 
     "fp32" means fp32 tensors with PyTorch's default math settings: on Ampere and later GPUs
     cuDNN may use TF32 for fp32 convolutions unless ``--strict-fp32`` turns that off for (b).
@@ -61,7 +63,9 @@ Three variants are timed on the same configuration (by default the paper's: ResN
 All variants use the same optimizer (SGD, lr 1e-3, momentum 0.9, weight decay 1e-4, PyTorch's
 default implementation), the same fixed batch (no data loading is timed), BatchNorm in
 training mode. (a) and (b) receive uint8 images (B, 1, S, S) already on the device and
-convert them inside the step (float, / 255, normalise); (c) receives float inputs.
+convert them inside the step (float, / 255; the whole image is normalised for the extractor,
+the parts are cropped from the grey image and normalised after cropping); (c) receives
+float inputs.
 ``torch.backends.cudnn.benchmark`` is on for all variants on CUDA.
 
 Timing: ``--warmup`` untimed steps (cuDNN autotuning, allocator warm-up, compilation), then
@@ -109,7 +113,7 @@ except ImportError:  # run as a script from a checkout without installing the li
 from arcnn_lib.config import PROFILES, ARCNNConfig
 from arcnn_lib.crop import crop_parts
 from arcnn_lib.losses import l1_age, ranking_hinge_loss
-from arcnn_lib.model import ARCNN, ARCNNOutput, assemble_age, normalise_images
+from arcnn_lib.model import ARCNN, ARCNNOutput, assemble_age, normalise, unit_grey
 from arcnn_lib.recognition import FeatureExtractor
 
 TARGET_A_OVER_B = 2.2
@@ -248,7 +252,10 @@ class NTSStyleStep:
         return self.optimizers
 
     def _crop(self, x: torch.Tensor, boxes: np.ndarray) -> torch.Tensor:
-        """(B, C, S, S) normalised input, (B, M, 4) float boxes -> (B * M, C, P, P)."""
+        """(B, C, S, S) grey image in [0, 1], (B, M, 4) float boxes -> (B * M, C, P, P).
+
+        Outside the image the parts are zero, i.e. black; they are normalised by the caller.
+        """
         B, C = x.shape[:2]
         M, P = boxes.shape[1], self.cfg.part_size
         parts = torch.zeros(B, M, C, P, P, device=x.device, dtype=x.dtype)
@@ -270,17 +277,18 @@ class NTSStyleStep:
 
     def forward(self, images: torch.Tensor) -> ARCNNOutput:
         m, cfg = self.model, self.cfg
-        x = normalise_images(images, cfg)
+        grey = unit_grey(images, cfg)                                          # [0, 1]
+        x = normalise(grey, cfg)
         B, M = x.shape[0], cfg.num_parts
         feat_x, fmap = m.extractor(x)
-        anchor_scores = m.navigator(fmap)                                      # (B, A)
+        anchor_scores = m.navigator(fmap.detach())               # as NTS-Net: (B, A)
         host_scores = anchor_scores.detach().cpu().numpy()                     # sync
         idx = np.stack([hard_nms_numpy(s, self.anchors_np, M, cfg.nms_iou)
                         for s in host_scores])                                 # (B, M)
         boxes = self.anchors_np[idx]                                           # (B, M, 4)
         idx_t = torch.from_numpy(idx).to(x.device)
         part_scores = torch.gather(anchor_scores, 1, idx_t)
-        parts = self._crop(x, boxes)
+        parts = normalise(self._crop(grey, boxes), cfg)         # black outside the image
         feat_parts, _ = m.extractor(parts.detach())
         feat_parts = feat_parts.reshape(B, M, -1)
         z_x, z_parts, z_concat = m.heads(feat_x, feat_parts, None)
@@ -611,8 +619,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         "precision": precision.name,
         "cudnn_benchmark": on_gpu,
         "optimizer": OPTIMIZER,
-        "input": "uint8 (B, 1, S, S) on the device, converted to float and normalised in-step "
-                 "for (a) and (b); float inputs for (c)",
+        "input": "uint8 (B, 1, S, S) on the device, converted to float in-step for (a) and "
+                 "(b) (image normalised; parts cropped from the grey image, then normalised); "
+                 "float inputs for (c)",
         "samples_per_s": {k: v["samples_per_s"] for k, v in variants.items()},
         "variants": variants,
         "ratios": ratios,

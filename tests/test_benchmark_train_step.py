@@ -7,7 +7,10 @@ the same weights and the same input in fp32:
 * with the reference's own crops (whole-pixel slices, ``align_corners=True``) the anchor
   scores, the selected part boxes (exactly), the part scores and A_X agree;
 * with the library's ``roi_align`` crop substituted into the reference's loop, every age and
-  the loss agree too -- so the only difference left is the crop interpolation.
+  the loss agree too -- so the only difference left is the crop interpolation;
+* both cut the parts from the grey image, black outside it, and normalise them afterwards
+  (checked with anchors large enough that selected parts reach past the border);
+* in both the ranking loss reaches the navigator only (its input is detached, as in NTS-Net).
 """
 import importlib.util
 import json
@@ -21,7 +24,8 @@ import torch
 from arcnn_lib.anchors import generate_anchors
 from arcnn_lib.attention import select_parts
 from arcnn_lib.config import ARCNNConfig
-from arcnn_lib.model import ARCNN
+from arcnn_lib.losses import ranking_hinge_loss
+from arcnn_lib.model import ARCNN, normalise
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_step.py"
 
@@ -66,12 +70,12 @@ def test_only_subset_leaves_missing_ratios_null(bench):
     assert result["ratios"]["a/b"] is None and result["pass"]["a/c"] is None
 
 
-def _model_and_input(seed=0, batch=3):
-    cfg = ARCNNConfig.smoke()
+def _model_and_input(seed=0, batch=3, cfg=None, low=0):
+    cfg = ARCNNConfig.smoke() if cfg is None else cfg
     torch.manual_seed(seed)
     model = ARCNN(cfg).train()
     g = torch.Generator().manual_seed(seed + 1)
-    images = torch.randint(0, 256, (batch, 1, cfg.image_size, cfg.image_size), generator=g,
+    images = torch.randint(low, 256, (batch, 1, cfg.image_size, cfg.image_size), generator=g,
                            dtype=torch.uint8)
     ages = torch.rand(batch, generator=g) * 228.0
     return model, images, ages
@@ -102,6 +106,60 @@ def test_reference_with_library_crop_is_the_same_function(bench):
         torch.testing.assert_close(getattr(out_b, name), getattr(out_a, name),
                                    rtol=1e-5, atol=1e-3, msg=name)
     torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-5)
+
+
+def _with_parts(model, forward):
+    """``forward()``'s output and the parts the extractor read (its second call's input)."""
+    seen = []
+    hook = model.extractor.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].detach().clone()))
+    try:
+        out = forward()
+    finally:
+        hook.remove()
+    assert len(seen) == 2
+    return out, seen[1]
+
+
+@pytest.mark.parametrize("crop", ["roi_align", "nts"])
+def test_reference_pads_parts_black_like_the_library(bench, crop):
+    """Parts are cut from the grey image and normalised afterwards: outside the image they
+    are black (normalise(0)), not the mean grey (a zero of the normalised input)."""
+    cfg = ARCNNConfig.smoke().replace(anchor_scales=(28.0, 54.0, 110.0))  # half reach out
+    model, images, ages = _model_and_input(seed=2, cfg=cfg, low=1)  # no black in the image
+    S = cfg.image_size
+    black = normalise(torch.zeros(()), cfg)
+    ref = bench.NTSStyleStep(model, crop=crop)
+    with torch.no_grad():
+        out_a, parts_a = _with_parts(model, lambda: model(images))
+        out_b, parts_b = _with_parts(model, lambda: ref.forward(images))
+    boxes = out_a.part_boxes
+    assert ((boxes < -2) | (boxes > S + 2)).any(), "no selected part reaches past the border"
+    assert torch.equal(out_b.part_boxes, boxes)
+    assert torch.isclose(parts_a, black).any() and parts_a.min() >= black - 1e-6
+    assert torch.isclose(parts_b, black).any() and parts_b.min() >= black - 1e-6
+    if crop == "roi_align":
+        torch.testing.assert_close(parts_b, parts_a, rtol=0, atol=1e-6)
+        for name in ("age", "age_concat", "age_parts"):
+            torch.testing.assert_close(getattr(out_b, name), getattr(out_a, name),
+                                       rtol=1e-5, atol=1e-3, msg=name)
+        torch.testing.assert_close(ref.loss(out_b, ages), model.loss(out_a, ages).total,
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_ranking_loss_reaches_only_the_navigator(bench):
+    """The navigator reads a detached feature map in (a) and (b) alike: L_att moves the
+    navigator and nothing else."""
+    model, images, ages = _model_and_input(seed=4, batch=2)
+    ref = bench.NTSStyleStep(model)
+    for forward in (model, ref.forward):
+        model.zero_grad(set_to_none=True)
+        out = forward(images)
+        ranking_hinge_loss(out.part_scores, (out.age_parts - ages[:, None]).abs()).backward()
+        reached = [n for n, p in model.named_parameters()
+                   if p.grad is not None and p.grad.abs().sum() > 0]
+        assert any(n.startswith("navigator.") for n in reached)
+        assert all(n.startswith("navigator.") for n in reached), reached
 
 
 def test_reference_step_trains_the_same_parameters(bench):
