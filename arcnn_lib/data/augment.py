@@ -80,4 +80,3 @@ def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     gx = t[:, 0] * xs.view(1, 1, -1) + t[:, 1] * ys.view(1, -1, 1) + t[:, 2]
     gy = t[:, 3] * xs.view(1, 1, -1) + t[:, 4] * ys.view(1, -1, 1) + t[:, 5]
     return torch.stack([gx, gy], dim=-1)
-    return x.clamp_(0.0, 1.0)
