@@ -164,6 +164,10 @@ class StopFlag:
     def _handle(self, signum, frame):
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if not self.requested:
+            import sys
+            print(f"\n{signal.Signals(signum).name} received: finishing this step, saving "
+                  "last.pt (resume with --resume); send SIGINT again to abort", file=sys.stderr)
         self.requested = True
         self.signum = signum
 

@@ -13,9 +13,11 @@ Same figures from the command line::
 
 This is the only slow engine test (run it alone with ``pytest tests/test_train_acceptance.py
 -s`` to see the figures). The run is deterministic (fixed seeds, a fixed number of epochs).
-Time: the CPU time of the whole run must fit 3 minutes of both cores; the wall time must be
-at most 3 minutes too unless other work shared the cores (our process got less than 1.5
-cores on average), in which case the wall time is only reported.
+Time: the wall time of the whole run must be at most 3 minutes when the machine is ours
+(this process got at least 1.5 of the 2 cores on average). When other work shares the cores
+neither wall nor CPU time means much (idle OpenMP threads spin while their partner waits
+for a core, inflating CPU time several-fold), so the time is then only reported, with a
+warning; the accuracy assertions hold either way, the run being deterministic.
 """
 import json
 import os
@@ -63,16 +65,17 @@ def test_smoke_profile_on_800_phantom_learns_age_and_points_at_cues(tmp_path):
               "random_anchor_top1_expected": p["random_top1_expected"],
               f"top{p['k']}_hit": p["topk"], f"random_top{p['k']}": p["random_topk"],
               "epochs_done": res["epochs_done"], "best_epoch": res["best_epoch"],
+              "interrupted": res["interrupted"],
               "seconds_data": round(t_data, 1), "seconds_train": round(t_train, 1),
               "seconds_total": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
               "cores_used": round(cpu / elapsed, 2), "n_test": m["n"]}
     print("\nacceptance:", json.dumps(report, indent=1))
 
-    assert cpu <= CORES * BUDGET_S, report
+    assert not res["interrupted"], f"training was interrupted by a signal: {report}"
     if cpu / elapsed >= 1.5:
         assert elapsed <= BUDGET_S, report
     elif elapsed > BUDGET_S:
         warnings.warn(f"wall time {elapsed:.0f} s > {BUDGET_S:.0f} s, but the cores were shared "
-                      f"(this run used {cpu / elapsed:.2f} of {CORES}); CPU time {cpu:.0f} s")
+                      f"(this run used {cpu / elapsed:.2f} of {CORES}); not asserted")
     assert m["mae"] <= 0.5 * m["median_baseline_mae"], report
     assert p["top1"] >= 2.0 * p["random_top1_expected"] + 0.05, report
