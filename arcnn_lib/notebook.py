@@ -61,7 +61,8 @@ def hardware_name(device: torch.device) -> str:
     """The GPU's name, or the CPU with its thread count."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({torch.get_num_threads()} threads, {platform.machine()})"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''}, {platform.machine()})"
 
 
 def seed_everything(seed: int) -> None:
@@ -121,6 +122,8 @@ def book_run(env: BookEnv, name: str, **overrides) -> dict:
     if stamp.is_file() and json.loads(stamp.read_text()) == key and (out / "best.pt").is_file():
         return {"out_dir": str(out), "checkpoint": str(out / "best.pt"), "reused": True,
                 "history": pd.read_csv(out / "metrics.csv")}
+    stamp.unlink(missing_ok=True)
     result = train(cfg, overwrite=True)
-    stamp.write_text(json.dumps(key))
+    if not result.get("interrupted") and result.get("epochs_done") == cfg.epochs:
+        stamp.write_text(json.dumps(key))  # only a finished run is offered for reuse
     return {**result, "reused": False}
