@@ -71,10 +71,8 @@ class ReferenceResults:
     @property
     def label(self) -> str:
         """Data / configuration / hardware of the reference runs, for captions."""
-        m = self.manifest
-        hw = m.get("hardware", {})
-        name = (hw.get("gpu") or hw.get("processor") or "?") if isinstance(hw, dict) else hw
-        return f"{m.get('data', 'rsna100')} / {m.get('profile', '?')} / {name}"
+        from .tables import reference_label
+        return reference_label(self.manifest)
 
 
 def load_reference(root=None) -> Optional[ReferenceResults]:
