@@ -3,8 +3,10 @@
 Within 3 minutes of wall time (phantom generation, cache, training, evaluation), the held-out
 (test split) MAE must be at most half that of predicting the training median, and the
 best-scored part must hit a true cue region clearly more often than a random anchor does.
-Measured on a quiet 2-core CPU: about 1/3 of the median predictor's MAE and ~5x the random
-anchor's hit rate; the assertions leave a wide margin below those.
+Measured on a quiet 2-core CPU (61 s in all: 5 s data, 55 s for 30 epochs, 1 s evaluation):
+test MAE 14.5 months vs 57.5 for the median predictor (ratio 0.25); top-1 hit rate 0.91 vs
+0.048 for a random anchor (top-3: 0.98 vs 0.125). The assertions (ratio <= 0.5; top-1 >=
+2 x random + 0.05) leave a wide margin.
 
 Same figures from the command line::
 
