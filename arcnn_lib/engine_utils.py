@@ -57,6 +57,18 @@ class Precision:
                                     enabled=self.uses_scaler)
 
 
+def native_bf16() -> bool:
+    """Whether the CUDA GPU computes bf16 natively (Ampere and newer).
+
+    Recent PyTorch counts emulated bf16 as supported (a T4 answers yes), which would make
+    training far slower than fp16 there; so emulation is excluded where PyTorch allows it.
+    """
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # PyTorch before the argument existed: no emulation counted
+        return torch.cuda.is_bf16_supported()
+
+
 def select_precision(device: torch.device, requested: str = "auto") -> Precision:
     """bf16 where the GPU supports it, otherwise fp16; fp32 on the CPU (see module doc).
 
@@ -69,7 +81,7 @@ def select_precision(device: torch.device, requested: str = "auto") -> Precision
     if requested == "fp32":
         return Precision("fp32", dt)
     if dt == "cuda":
-        bf16_ok = torch.cuda.is_bf16_supported()
+        bf16_ok = native_bf16()
         if requested == "auto":
             return Precision("bf16" if bf16_ok else "fp16", dt)
         if requested == "bf16" and not bf16_ok:

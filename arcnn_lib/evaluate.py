@@ -67,7 +67,8 @@ def load_model(checkpoint: os.PathLike, device: torch.device = torch.device("cpu
     from .model import build_model
     state = ckpt_io.load(checkpoint, map_location="cpu")
     model_cfg = ARCNNConfig.from_dict(state["model_config"])
-    model = build_model(model_cfg, state.get("model_kind", "arcnn"))
+    # the checkpoint holds every weight: never download ImageNet weights to overwrite them
+    model = build_model(model_cfg.replace(pretrained=False), state.get("model_kind", "arcnn"))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), model_cfg, state
 

@@ -105,6 +105,8 @@ class TrainConfig:
         device: auto, cpu, cuda, cuda:N.
         channels_last: use channels_last memory format (only on CUDA).
         compile: wrap the model in ``torch.compile`` (CUDA only; off by default).
+        pretrained: start the feature extractor from torchvision's ImageNet weights (what the
+            paper does; needs a network to download them; not for the smoke profile).
         augment: GPU-side augmentation of the training batches.
         num_threads: CPU threads for torch (None: the cores available).
         max_minutes: stop (and save, resumable) when training exceeds this wall time.
@@ -137,6 +139,7 @@ class TrainConfig:
     device: str = "auto"
     channels_last: bool = True
     compile: bool = False
+    pretrained: bool = False
     augment: bool = True
     num_threads: Optional[int] = None
     max_minutes: Optional[float] = None
@@ -245,6 +248,8 @@ class TrainConfig:
             over["num_concat"] = self.num_concat
         if self.sex == "all":
             over["use_sex"] = True
+        if self.pretrained:
+            over["pretrained"] = True
         return ARCNNConfig.from_profile(self.profile, **over)
 
 
@@ -680,6 +685,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--pretrained", action="store_true",
+                   help="start from ImageNet weights (downloaded by torchvision)")
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--num-threads", type=int, help="torch CPU threads (default: all cores)")
     p.add_argument("--max-minutes", type=float, help="time budget; saves a resumable last.pt")

@@ -112,6 +112,7 @@ except ImportError:  # run as a script from a checkout without installing the li
 
 from arcnn_lib.config import PROFILES, ARCNNConfig
 from arcnn_lib.crop import crop_parts
+from arcnn_lib.engine_utils import native_bf16
 from arcnn_lib.losses import l1_age, ranking_hinge_loss
 from arcnn_lib.model import ARCNN, ARCNNOutput, assemble_age, normalise, unit_grey
 from arcnn_lib.recognition import FeatureExtractor
@@ -161,12 +162,12 @@ def select_precision(device: torch.device, requested: str = "auto") -> Precision
     """bf16 on a CUDA GPU that supports it, else fp16; fp32 on the CPU (unless requested)."""
     if requested == "auto":
         if device.type == "cuda":
-            requested = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            requested = "bf16" if native_bf16() else "fp16"
         else:
             requested = "fp32"
     if requested == "fp16" and device.type != "cuda":
         raise ValueError("--amp fp16 needs a CUDA device")
-    if requested == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+    if requested == "bf16" and device.type == "cuda" and not native_bf16():
         raise ValueError("this GPU does not support bf16; use --amp fp16 or auto")
     return Precision(requested, device)
 

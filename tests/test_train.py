@@ -239,3 +239,13 @@ def test_ddp_two_cpu_processes(tiny, tmp_path):
     assert ck["world_size"] == 2
     _states_equal(ck["model"], w0)
     assert len(pd.read_csv(tmp_path / "run" / "metrics.csv")) == 1
+
+
+def test_pretrained_reaches_the_model_config():
+    from arcnn_lib.train import TrainConfig, parse_args
+    cfg = TrainConfig.for_profile("demo", data="phantom", pretrained=True)
+    assert cfg.model_config().pretrained is True
+    assert parse_args(["--data", "phantom", "--profile", "demo", "--pretrained",
+                       "--out", "x"]).pretrained is True
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        TrainConfig.for_profile("smoke", data="phantom", pretrained=True)
