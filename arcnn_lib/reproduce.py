@@ -39,12 +39,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from .engine_utils import provenance
 from .reference import PAPER_MAE
+from .tables import pooled_mae
 
 #: Relative cost of one epoch of the baseline against one of AR-CNN (it reads 1 image
 #: instead of 1 image plus M parts of a quarter of its area): used only to plan a budget.
@@ -175,8 +176,7 @@ def build_tables(out: Path, runs: Sequence[Run]) -> dict:
                    for sex in ("male", "female")}
         row = {sex: m["mae"] for sex, m in per_sex.items() if m}
         if len(row) == 2:
-            n = {sex: per_sex[sex]["n"] for sex in row}
-            row["all"] = (row["male"] * n["male"] + row["female"] * n["female"]) / sum(n.values())
+            row["all"] = pooled_mae((m["mae"], m["n"]) for m in per_sex.values())
         table3[model] = row
     return {"table1_male_k": table1, "table2_units": table2, "table3_mae": table3,
             "paper_mae": PAPER_MAE}

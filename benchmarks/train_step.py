@@ -90,7 +90,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import math
@@ -112,7 +111,7 @@ except ImportError:  # run as a script from a checkout without installing the li
 
 from arcnn_lib.config import PROFILES, ARCNNConfig
 from arcnn_lib.crop import crop_parts
-from arcnn_lib.engine_utils import native_bf16
+from arcnn_lib.engine_utils import Precision, select_precision
 from arcnn_lib.losses import l1_age, ranking_hinge_loss
 from arcnn_lib.model import ARCNN, ARCNNOutput, assemble_age, normalise, unit_grey
 from arcnn_lib.recognition import FeatureExtractor
@@ -138,40 +137,6 @@ def _sgd(params) -> torch.optim.Optimizer:
 
 
 # ============================================================================ precision
-class Precision:
-    """Autocast dtype and loss scaling for one run: ``name`` is bf16, fp16 or fp32."""
-
-    def __init__(self, name: str, device: torch.device):
-        self.name, self.device = name, device
-
-    @property
-    def dtype(self) -> Optional[torch.dtype]:
-        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.name)
-
-    def autocast(self):
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
-
-    def scaler(self) -> Optional["torch.amp.GradScaler"]:
-        """A GradScaler for fp16, None otherwise (bf16 and fp32 need no loss scaling)."""
-        return torch.amp.GradScaler(self.device.type) if self.name == "fp16" else None
-
-
-def select_precision(device: torch.device, requested: str = "auto") -> Precision:
-    """bf16 on a CUDA GPU that supports it, else fp16; fp32 on the CPU (unless requested)."""
-    if requested == "auto":
-        if device.type == "cuda":
-            requested = "bf16" if native_bf16() else "fp16"
-        else:
-            requested = "fp32"
-    if requested == "fp16" and device.type != "cuda":
-        raise ValueError("--amp fp16 needs a CUDA device")
-    if requested == "bf16" and device.type == "cuda" and not native_bf16():
-        raise ValueError("this GPU does not support bf16; use --amp fp16 or auto")
-    return Precision(requested, device)
-
-
 def _backward_and_step(loss: torch.Tensor, optimizers: Sequence[torch.optim.Optimizer],
                        scaler: Optional["torch.amp.GradScaler"]) -> None:
     if scaler is None:
@@ -398,7 +363,7 @@ def arcnn_step_fn(model: ARCNN, precision: Precision, images: torch.Tensor,
     wrapper of it for (a')), Eq. 5 loss, backward, SGD step."""
     net = model if net is None else net
     opt = _sgd(model.parameters())
-    scaler = precision.scaler()
+    scaler = precision.grad_scaler() if precision.uses_scaler else None
 
     def step() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -454,7 +419,7 @@ def run_c(cfg, device, precision, batch, warmup, steps, seed) -> Dict:
     x_parts = torch.randn(batch * M, 1, P, P, generator=g).to(device).contiguous(
         memory_format=fmt)
     opt = _sgd(extractor.parameters())
-    scaler = precision.scaler()
+    scaler = precision.grad_scaler() if precision.uses_scaler else None
 
     def step() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
