@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Tuple
 
 #: Backbones understood by :mod:`arcnn_lib.recognition`, with their feature length L.
