@@ -48,6 +48,10 @@ class ARCNNConfig:
         backbone: one of :data:`BACKBONE_FEATURES`.
         pretrained: load ImageNet weights (needs a network; only torchvision backbones).
         navigator_channels: width of the navigator's convolutions.
+        separate_part_stats: BatchNorm layers of the shared extractor keep one set of
+            running statistics for whole images and one for parts (our fix of a train /
+            evaluation mismatch, :mod:`arcnn_lib.part_norm`); False shares them, as the
+            paper and NTS-Net do. Weights are shared either way.
         use_sex: add the sex (+1 male, -1 female) as an input to every head (an extension:
             the paper trains one model per sex instead).
         age_center, age_scale: ages are regressed as (age - age_center) / age_scale; one
@@ -68,6 +72,7 @@ class ARCNNConfig:
     backbone: str = "resnet50"
     pretrained: bool = False
     navigator_channels: int = 128
+    separate_part_stats: bool = True
     use_sex: bool = False
     age_center: float = 120.0
     age_scale: float = 40.0

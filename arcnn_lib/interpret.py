@@ -53,7 +53,7 @@ from torch import nn
 
 from .attention import gather_parts, select_parts
 from .crop import crop_parts
-from .model import assemble_age, normalise_images
+from .model import assemble_age, normalise, unit_grey
 from .recognition import append_sex
 
 UNITS = ("x", "part", "concat", "asb")
@@ -96,7 +96,8 @@ class AgeUnit(nn.Module):
     def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None,
                 boxes: Optional[torch.Tensor] = None) -> torch.Tensor:
         m, cfg = self.model, self.model.config
-        x = normalise_images(images, cfg)
+        grey = unit_grey(images, cfg)
+        x = normalise(grey, cfg)
         B = x.shape[0]
         if self.unit == "x":
             feat_x, _ = m.extractor(x)
@@ -109,12 +110,13 @@ class AgeUnit(nn.Module):
             _, boxes = gather_parts(scores, m.anchors, idx)
         boxes = boxes.to(x.dtype)
         if self.unit == "part":
-            part = crop_parts(x, boxes[:, self.part:self.part + 1], cfg.part_size)
-            feat, _ = m.extractor(part)
+            part = crop_parts(grey, boxes[:, self.part:self.part + 1], cfg.part_size)
+            feat, _ = m.extractor(normalise(part, cfg), parts=True)
             return self._head(m.heads.fc_part, feat, male)
         if feat_x is None:
             feat_x, _ = m.extractor(x)
-        feat_parts, _ = m.extractor(crop_parts(x, boxes, cfg.part_size))
+        feat_parts, _ = m.extractor(normalise(crop_parts(grey, boxes, cfg.part_size), cfg),
+                                    parts=True)
         feat_parts = feat_parts.reshape(B, cfg.num_parts, -1)
         z_x, z_parts, z_concat = m.heads(feat_x, feat_parts, self._sex(male))
         age_x, age_parts, age_concat = map(m._to_months, (z_x, z_parts, z_concat))

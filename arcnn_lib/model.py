@@ -117,7 +117,7 @@ class ARCNN(nn.Module):
         part_scores, part_boxes = gather_parts(anchor_scores, self.anchors, idx)
         # Parts are cut from the grey image, so that outside the film they are black.
         parts = crop_parts(grey, part_boxes.to(grey.dtype), cfg.part_size)  # (B*M, 1, P, P)
-        feat_parts, _ = self.extractor(normalise(parts, cfg))
+        feat_parts, _ = self.extractor(normalise(parts, cfg), parts=True)
         feat_parts = feat_parts.reshape(B, cfg.num_parts, -1)             # (B, M, L)
         z_x, z_parts, z_concat = self.heads(feat_x, feat_parts, male)
         age_x, age_parts, age_concat = map(self._to_months, (z_x, z_parts, z_concat))

@@ -17,6 +17,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from .config import ARCNNConfig
+from .part_norm import convert_part_norm, use_stream
 
 _WEIGHTS = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights",
             "resnet50": "ResNet50_Weights"}
@@ -63,8 +64,11 @@ def _to_grey_stem(conv: nn.Conv2d) -> nn.Conv2d:
 class FeatureExtractor(nn.Module):
     """A ResNet on (N, 1, H, W) inputs.
 
-    ``forward(x)`` -> (features (N, L), fmap (N, C, ceil(H / s), ceil(W / s))) where ``s`` is
-    ``config.anchor_strides[0]``: stage 3 (s = 16) or stage 4 (s = 32) of the ResNet.
+    ``forward(x, parts=False)`` -> (features (N, L), fmap (N, C, ceil(H / s), ceil(W / s)))
+    where ``s`` is ``config.anchor_strides[0]``: stage 3 (s = 16) or stage 4 (s = 32) of the
+    ResNet. Pass ``parts=True`` for crops R_i: with ``config.separate_part_stats`` the
+    BatchNorm layers then read and update their statistics of parts
+    (:mod:`arcnn_lib.part_norm`); the weights are the same either way.
     """
 
     def __init__(self, config: ARCNNConfig):
@@ -73,14 +77,17 @@ class FeatureExtractor(nn.Module):
         self.stem = nn.Sequential(_to_grey_stem(net.conv1), net.bn1, net.relu, net.maxpool)
         self.stage1_3 = nn.Sequential(net.layer1, net.layer2, net.layer3)
         self.stage4 = net.layer4
+        if config.separate_part_stats:
+            convert_part_norm(self)
         self.fmap_stage = 3 if config.anchor_strides[0] == 16 else 4
         self.feature_length = config.feature_length
         self.fmap_channels = self.feature_length if self.fmap_stage == 4 else (
             self.feature_length // 2)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        h3 = self.stage1_3(self.stem(x))
-        h4 = self.stage4(h3)
+    def forward(self, x: torch.Tensor, parts: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+        with use_stream(self, "parts" if parts else "image"):
+            h3 = self.stage1_3(self.stem(x))
+            h4 = self.stage4(h3)
         features = torch.flatten(nn.functional.adaptive_avg_pool2d(h4, 1), 1)
         return features, (h3 if self.fmap_stage == 3 else h4)
 
