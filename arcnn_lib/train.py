@@ -98,8 +98,13 @@ class TrainConfig:
             ``batch_size`` is per process under DDP.
         weight_decay, warmup_fraction, min_lr_fraction, grad_clip: optimiser and schedule
             (see the module doc).
-        seed: seeds the split, the epoch order, the initial weights and the augmentation.
+        seed: seeds the epoch order, the initial weights, the augmentation and (unless
+            ``split_seed`` is given) the split.
+        split_seed: seeds the split alone (None: ``seed``); fixing it lets runs with
+            different seeds share one split.
         num_parts, num_concat: override M and K of the profile (K <= M is checked).
+        separate_part_stats: ``ARCNNConfig.separate_part_stats`` (False: the paper's shared
+            BatchNorm statistics for images and parts).
         amp: auto, bf16, fp16 or fp32 (see :func:`select_precision`).
         device: auto, cpu, cuda, cuda:N.
         channels_last: use channels_last memory format (only on CUDA).
@@ -132,8 +137,10 @@ class TrainConfig:
     min_lr_fraction: float = 0.01
     grad_clip: float = 5.0
     seed: int = 0
+    split_seed: Optional[int] = None
     num_parts: Optional[int] = None
     num_concat: Optional[int] = None
+    separate_part_stats: bool = True
     amp: str = "auto"
     device: str = "auto"
     channels_last: bool = True
@@ -208,6 +215,8 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.split_seed is not None and not isinstance(self.split_seed, (int, np.integer)):
+            raise ValueError(f"split_seed must be an integer or None, got {self.split_seed!r}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.weight_decay < 0:
@@ -249,6 +258,8 @@ class TrainConfig:
             over["use_sex"] = True
         if self.pretrained:
             over["pretrained"] = True
+        if not self.separate_part_stats:
+            over["separate_part_stats"] = False
         return ARCNNConfig.from_profile(self.profile, **over)
 
 
@@ -435,7 +446,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo) -> dict:
 
     # ---- data
     model_cfg = cfg.model_config()
-    data = prepare_run_data(cfg.data, model_cfg.image_size, out_dir=out, seed=cfg.seed,
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    data = prepare_run_data(cfg.data, model_cfg.image_size, out_dir=out, seed=split_seed,
                             fractions=cfg.split_fractions, phantom_n=cfg.phantom_n,
                             phantom_seed=cfg.phantom_seed, cache_dir=cfg.cache_dir,
                             sex=cfg.sex, info=info, reuse_split=cfg.resume,
@@ -678,8 +690,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-lr-fraction", type=float, default=d.min_lr_fraction)
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="0 disables")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--split-seed", type=int, help="seed of the split alone (default: --seed)")
     p.add_argument("--num-parts", type=int, help="M, parts per image (default: the profile's)")
     p.add_argument("--num-concat", type=int, help="K <= M, parts in the concatenation")
+    p.add_argument("--shared-part-stats", dest="separate_part_stats", action="store_false",
+                   help="one set of BatchNorm statistics for images and parts (the paper's)")
     p.add_argument("--amp", default="auto", help=f"{' | '.join(AMP_CHOICES)} (default auto)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")

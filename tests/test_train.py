@@ -134,6 +134,20 @@ def test_one_epoch_writes_metrics_split_and_checkpoints(tiny):
     assert set(split["split"]) == {"train", "val", "test"} and len(split) == TINY_N
 
 
+def test_split_seed_fixes_the_split_while_seed_varies(tiny, tmp_path):
+    """Seeds 0 and 1 with split_seed 0 share one split; seed 1 alone draws another."""
+    base = {**tiny, "stop_after_epochs": 1, "val_every": 1}
+    splits = {}
+    for name, over in (("s0", dict(seed=0)), ("s1_split0", dict(seed=1, split_seed=0)),
+                       ("s1", dict(seed=1))):
+        res = train(TrainConfig(**{**base, **over, "out": str(tmp_path / name)}))
+        splits[name] = pd.read_csv(Path(res["out_dir"]) / "split.csv", dtype=str)
+    pd.testing.assert_frame_equal(splits["s0"], splits["s1_split0"])
+    assert not splits["s0"].equals(splits["s1"])
+    with pytest.raises(ValueError, match="split_seed"):
+        TrainConfig(split_seed="zero").resolved()
+
+
 def _states_equal(a, b):
     assert a.keys() == b.keys()
     for k in a:
