@@ -1,0 +1,57 @@
+"""Controlled ablations on the validation split (arcnn_lib.ablation), on a tiny phantom."""
+import json
+
+import pandas as pd
+import pytest
+
+from arcnn_lib import ablation
+
+
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory):
+    from arcnn_lib.data.phantom import make_phantom
+    root = tmp_path_factory.mktemp("phantom")
+    make_phantom(root, n=48, seed=3, size=128, progress=False)
+    return root
+
+
+def test_variants_share_a_split_and_report_validation_only(phantom, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCNN_CACHE", str(tmp_path / "cache"))
+    out, work = tmp_path / "out", tmp_path / "work"
+    ablation.main(["--data", str(phantom), "--data-name", "phantom48", "--out", str(out),
+                   "--work", str(work), "--epochs", "1", "--seeds", "0", "1",
+                   "--variants", "arcnn", "arcnn_shared_stats", "baseline", "--quiet"])
+    rows = pd.read_csv(out / "ablation.csv")
+    assert len(rows) == 6 and set(rows["seed"]) == {0, 1}
+    assert rows.loc[rows["variant"] == "baseline", "R1"].isna().all()
+    assert rows.loc[rows["variant"] != "baseline", ["X", "C", "R1"]].notna().all().all()
+    splits = {p.parent.name: p.read_bytes() for p in work.glob("*/split.csv")}
+    assert len(splits) == 6 and len(set(splits.values())) == 1  # one split for all seeds
+    report = json.loads((out / "ablation.json").read_text())
+    assert report["split"] == "val" and str(tmp_path) not in json.dumps(report)
+    assert report["summary"]["arcnn"]["n_seeds"] == 2
+    # each run's number is its best validation epoch, as in its own metrics.csv
+    hist = pd.read_csv(work / "arcnn_shared_stats_seed1" / "metrics.csv")
+    got = rows[(rows["variant"] == "arcnn_shared_stats") & (rows["seed"] == 1)]
+    assert got["assembled"].iloc[0] == pytest.approx(hist["val_mae"].min(), rel=1e-6)
+
+
+def test_summary_pairs_variants_by_seed():
+    rows = pd.DataFrame([
+        {"variant": "arcnn", "seed": 0, "assembled": 10.0},
+        {"variant": "arcnn", "seed": 1, "assembled": 12.0},
+        {"variant": "baseline", "seed": 0, "assembled": 9.0},
+        {"variant": "baseline", "seed": 1, "assembled": 12.5},
+    ]).reindex(columns=["variant", "seed", *ablation.UNIT_COLUMNS.values()])
+    s = ablation.summarise(rows)
+    assert s["arcnn"]["assembled"] == {"mean": 11.0, "sd": pytest.approx(2 ** 0.5)}
+    assert s["baseline"]["assembled_minus_arcnn"]["per_seed"] == [-1.0, 0.5]
+    assert s["baseline"]["assembled_minus_arcnn"]["mean"] == pytest.approx(-0.25)
+    assert "X" not in s["arcnn"]        # all NaN: not summarised
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        ablation.main(["--data", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit, match="positive integer"):
+        ablation.main(["--data", str(tmp_path), "--epochs", "0"])
