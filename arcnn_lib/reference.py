@@ -1,7 +1,11 @@
-"""Reading the reference results of real runs (``results/reference/``).
+"""Reading the reference results of real runs (``results/reference/`` and its siblings).
 
-:mod:`arcnn_lib.reproduce` writes them; the book's tables and figures read them here. The
-folder holds, per run (e.g. ``arcnn_male_k3``, ``baseline_female``):
+:mod:`arcnn_lib.reproduce` writes them; the book's tables and figures read them here.
+``results/reference/`` always holds the newest full set made with the current library;
+``results/reference_gpu_first/`` keeps the first GPU set, made before two fixes (the
+navigator's detached input and the separate BatchNorm statistics of parts), because chapter 7
+reads its failure from it, together with the GPU benchmark of one training step. A folder
+holds, per run (e.g. ``arcnn_male_k3``, ``baseline_female``):
 
 * ``<run>.json``: the evaluation metrics (``mae``, ``mae_x``, ``mae_concat``, ``mae_parts``,
   ``n``, per sex) with provenance (config, data, split file, commit, hardware, date, wall
@@ -11,7 +15,8 @@ folder holds, per run (e.g. ``arcnn_male_k3``, ``baseline_female``):
 * ``<run>_history.csv``: the per-epoch ``metrics.csv`` of training;
 
 and, for the whole set, ``manifest.json`` (the runs, with their model kind, sex and K),
-``rsna100_split.csv`` (``id,split``), ``fig3_parts.png`` and ``benchmark_train_step.json``.
+``rsna100_split.csv`` (``id,split``), ``fig3_parts.png`` and, where measured,
+``benchmark_train_step.json``.
 """
 from __future__ import annotations
 
@@ -24,8 +29,12 @@ import pandas as pd
 
 from .notebook import repo_root
 
-#: Where the reference results live in a checkout.
+#: Where the reference results live in a checkout: the newest full set ...
 REFERENCE_DIR = Path("results") / "reference"
+#: ... and the first GPU set (before the fixes), with the GPU benchmark.
+FIRST_GPU_DIR = Path("results") / "reference_gpu_first"
+#: Seeded ablations on the validation split (:mod:`arcnn_lib.ablation`).
+ABLATION_DIR = Path("results") / "ablation"
 #: The paper's reported MAE in months (Liu et al. 2019, Sec. 3).
 PAPER_MAE = {"male": 4.32, "female": 4.44, "all": 4.38}
 
@@ -75,16 +84,32 @@ class ReferenceResults:
         return reference_label(self.manifest)
 
 
-def load_reference(root=None) -> Optional[ReferenceResults]:
+def _find(root, folder: Path, filename: str) -> Optional[Path]:
+    """``root/filename``, or else ``folder/filename`` under the checkout the library was
+    imported from, the working folder or its parent (a notebook run from ``book/``)."""
+    candidates = [Path(root)] if root is not None else [
+        base / folder for base in (repo_root(), Path.cwd(), Path.cwd().parent)]
+    for candidate in candidates:
+        if (candidate / filename).is_file():
+            return candidate / filename
+    return None
+
+
+def load_reference(root=None, folder=REFERENCE_DIR) -> Optional[ReferenceResults]:
     """The reference results in ``root``, or None when there are none.
 
-    Without ``root``: ``results/reference`` of the checkout the library was imported from,
-    else of the working folder or its parent (a notebook run from ``book/`` of a clone).
+    Without ``root``: ``folder`` (default ``results/reference``; :data:`FIRST_GPU_DIR` for
+    the first GPU set) of the checkout the library was imported from, else of the working
+    folder or its parent (a notebook run from ``book/`` of a clone).
     """
-    candidates = [Path(root)] if root is not None else [
-        base / REFERENCE_DIR for base in (repo_root(), Path.cwd(), Path.cwd().parent)]
-    for folder in candidates:
-        manifest = folder / "manifest.json"
-        if manifest.is_file():
-            return ReferenceResults(root=folder, manifest=json.loads(manifest.read_text()))
-    return None
+    manifest = _find(root, folder, "manifest.json")
+    if manifest is None:
+        return None
+    return ReferenceResults(root=manifest.parent, manifest=json.loads(manifest.read_text()))
+
+
+def load_ablation(root=None) -> Optional[dict]:
+    """``ablation.json`` of :mod:`arcnn_lib.ablation` (in ``root``, else in
+    ``results/ablation`` found as for :func:`load_reference`), or None."""
+    path = _find(root, ABLATION_DIR, "ablation.json")
+    return json.loads(path.read_text()) if path is not None else None

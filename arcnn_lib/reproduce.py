@@ -26,7 +26,8 @@ budget; the count chosen is recorded, and ``--epochs N`` reproduces it anywhere.
 
 Only small files land in ``--out``: per run ``<run>.json`` (metrics per unit and per sex,
 config, data, split file, commit, hardware, date, wall time), ``<run>_predictions.csv`` and
-``<run>_history.csv``; for the set ``manifest.json``, ``tables.json``, ``rsna100_split.csv``
+``<run>_history.csv``; for the set ``manifest.json``, ``tables.json``, ``tables.md`` (the
+tables beside the paper's headline MAEs, for readers of the repository), ``rsna100_split.csv``
 and ``fig3_parts.png``. Checkpoints and caches stay in ``--work``.
 """
 from __future__ import annotations
@@ -182,6 +183,15 @@ def build_tables(out: Path, runs: Sequence[Run]) -> dict:
             "paper_mae": PAPER_MAE}
 
 
+def write_tables_md(out: Path, manifest: dict) -> Path:
+    """``tables.md``: Tables 1-3 of ``tables.json`` beside the paper's headline MAEs."""
+    from .tables import reference_markdown
+    tables = json.loads((out / "tables.json").read_text())
+    path = out / "tables.md"
+    path.write_text(reference_markdown(tables, manifest, PAPER_MAE) + "\n")
+    return path
+
+
 def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
     """Test radiographs with the top-K parts of the K = 3 models, one row per sex."""
     import matplotlib
@@ -240,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--git-commit", default=None, help="commit to record (when .git is absent)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--figures-only", action="store_true",
-                   help="only redraw fig3_parts.png from the results already in --out")
+                   help="only redraw fig3_parts.png and tables.md from the results already "
+                        "in --out")
     return p
 
 
@@ -264,7 +275,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.figures_only:
         manifest = json.loads((out / "manifest.json").read_text())
         args.profile, args.data_name = manifest["profile"], manifest["data"]
-        print(f"[reproduce] wrote {draw_fig3(args, out)}")
+        print(f"[reproduce] wrote {draw_fig3(args, out)} and {write_tables_md(out, manifest)}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
     budget = args.budget_minutes * 60 if args.budget_minutes else math.inf
@@ -300,6 +311,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     draw_fig3(args, out)
     manifest["wall_seconds"] = time.time() - t_start
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
+    write_tables_md(out, manifest)
     return 0
 
 

@@ -127,3 +127,54 @@ def reference_label(manifest: Optional[Mapping]) -> str:
     if manifest.get("epochs") is not None:
         parts.append(f"{manifest['epochs']} epochs")
     return " / ".join(parts)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A DataFrame of strings (e.g. from :func:`side_by_side`) as a GitHub Markdown table."""
+    head = [table.index.name or ""] + [str(c) for c in table.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join([str(i)] + [str(v) for v in row]) + " |"
+              for i, row in zip(table.index, table.itertuples(index=False))]
+    return "\n".join(lines)
+
+
+def reference_markdown(tables: Mapping, manifest: Mapping, paper_mae: Mapping) -> str:
+    """Tables 1-3 of a reference set beside the paper's headline MAEs, as Markdown.
+
+    ``tables`` is the ``tables.json`` of :mod:`arcnn_lib.reproduce`, ``manifest`` its
+    ``manifest.json``; every number comes from them (or ``paper_mae``), none is typed.
+    """
+    label = reference_label(manifest)
+    pretrained = "ImageNet weights" if manifest.get("pretrained") else "trained from scratch"
+    out = [f"# Reference tables: {label}", "",
+           f"Generated from `tables.json` and `manifest.json` by `python -m "
+           f"arcnn_lib.reproduce`; {pretrained}; commit `{manifest.get('git_commit', '?')}`, "
+           f"{manifest.get('date', '?')}. Command: `{manifest.get('command', '?')}`. MAE in "
+           "months on the test split. The paper's column holds only its headline MAEs "
+           "(Liu et al., MICCAI 2019: 448 px, ImageNet-pretrained ResNet-50, full-resolution "
+           "RSNA radiographs).", ""]
+    t1 = {f"K = {r['K']}": r["mae"] for r in tables.get("table1_male_k", [])}
+    rows1 = [f"K = {k}" for k in (1, 2, 3, 4)]
+    paper1 = {r: "higher (K = 3 best)" for r in rows1}
+    paper1["K = 3"] = fmt(paper_mae["male"])
+    out += ["## Table 1: K, boys", "",
+            markdown_table(side_by_side({"reference": t1, "paper": paper1}, rows1, "K")), ""]
+    t2 = {row["sex"]: row for row in tables.get("table2_units", [])}
+    k = max([int(u[1:]) for row in t2.values() for u in row if u[:1] == "R"] or [0])
+    units = ["X", "C"] + [f"R{i + 1}" for i in range(k)] + ["assembled"]
+    cols2 = {}
+    for sex in ("male", "female"):
+        cols2[f"reference, {sex}"] = t2.get(sex, {})
+        cols2[f"paper, {sex}"] = {**{u: "not quoted" for u in units},
+                                  "assembled": paper_mae[sex]}
+    out += ["## Table 2: units of the K = 3 models", "",
+            markdown_table(side_by_side(cols2, units, "unit")), ""]
+    t3 = tables.get("table3_mae", {})
+    sexes = ("male", "female", "all")
+    cols3 = {f"reference, {s}": {m: t3.get(m, {}).get(s) for m in ("baseline", "arcnn")}
+             for s in sexes}
+    for s in sexes:
+        cols3[f"paper, {s}"] = {"arcnn": paper_mae[s], "baseline": "not quoted"}
+    out += ["## Table 3: single-stage baseline against AR-CNN (K = 3)", "",
+            markdown_table(side_by_side(cols3, ["baseline", "arcnn"], "model")), ""]
+    return "\n".join(out)

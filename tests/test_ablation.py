@@ -55,3 +55,10 @@ def test_bad_arguments_are_named(tmp_path):
         ablation.main(["--data", str(tmp_path / "nowhere")])
     with pytest.raises(SystemExit, match="positive integer"):
         ablation.main(["--data", str(tmp_path), "--epochs", "0"])
+
+
+def test_load_ablation_finds_the_report(tmp_path):
+    from arcnn_lib.reference import load_ablation
+    assert load_ablation(tmp_path) is None
+    (tmp_path / "ablation.json").write_text(json.dumps({"rows": [], "summary": {}}))
+    assert load_ablation(tmp_path) == {"rows": [], "summary": {}}

@@ -41,6 +41,9 @@ def test_two_runs_write_only_portable_small_results(phantom, tmp_path, monkeypat
     assert list(ref.runs["mae"].round(6)) == [round(metrics["mae"], 6),
                                              round(ref.metrics("baseline_male")["mae"], 6)]
     assert (out / "fig3_parts.png").stat().st_size > 1000
+    md = (out / "tables.md").read_text()
+    assert f"{tables['table3_mae']['arcnn']['male']:.2f}" in md and "4.32" in md
+    assert "commit `abc123`" in md and str(tmp_path) not in md
 
 
 def test_bad_arguments_are_named(tmp_path):
