@@ -12,7 +12,6 @@ and the paper profile on the full RSNA set on a Colab GPU.
 from __future__ import annotations
 
 import os
-import platform
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +57,10 @@ def find_rsna100() -> Optional[Path]:
 
 
 def hardware_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU with its thread count."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    n = torch.get_num_threads()
-    return f"CPU ({n} thread{'s' if n != 1 else ''}, {platform.machine()})"
+    """The GPU's name, or the CPU with its thread count (as the results' labels write it)."""
+    from .engine_utils import hardware
+    from .tables import hardware_text
+    return hardware_text(hardware(device))
 
 
 def seed_everything(seed: int) -> None:

@@ -115,7 +115,7 @@ def hardware_text(hardware) -> str:
         count = hardware.get("gpu_count") or 1
         return f"{count} x {hardware['gpu']}" if count > 1 else str(hardware["gpu"])
     threads = hardware.get("torch_threads") or hardware.get("cpu_count")
-    return f"CPU ({threads} threads)" if threads else "CPU"
+    return f"CPU ({threads} thread{'s' if threads != 1 else ''})" if threads else "CPU"
 
 
 def reference_label(manifest: Optional[Mapping]) -> str:

@@ -81,6 +81,7 @@ def test_labels():
     assert hardware_text(gpu) == "NVIDIA H200"
     assert hardware_text({"gpu": "A100", "gpu_count": 4}) == "4 x A100"
     assert hardware_text({"torch_threads": 2}) == "CPU (2 threads)"
+    assert hardware_text({"torch_threads": 1}) == "CPU (1 thread)"
     assert hardware_text("CPU (2 threads, x86_64)") == "CPU (2 threads, x86_64)"
     label = reference_label({"data": "rsna100", "profile": "demo", "hardware": gpu,
                              "epochs": 14})
