@@ -38,7 +38,7 @@ from typing import Dict, Optional, Sequence
 
 import pandas as pd
 
-from .engine_utils import provenance
+from .engine_utils import git_commit, provenance
 
 #: Variant name -> (model kind, TrainConfig overrides).
 VARIANTS: Dict[str, tuple] = {
@@ -121,6 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SystemExit(f"--epochs must be a positive integer, got {args.epochs}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    commit = args.git_commit or git_commit()   # the tree the runs start from
     t0, rows = time.time(), []
     for seed in args.seeds:
         for variant in args.variants:
@@ -141,8 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "--variants " + " ".join(args.variants)),
         "rows": rows, "summary": summarise(pd.DataFrame(rows)),
         "wall_seconds": time.time() - t0, **provenance(device)}
-    if args.git_commit:
-        report["git_commit"] = args.git_commit
+    report["git_commit"] = commit
     (out / "ablation.json").write_text(json.dumps(report, indent=2, default=float))
     return 0
 

@@ -44,7 +44,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .engine_utils import provenance
+from .engine_utils import git_commit, provenance
 from .reference import PAPER_MAE
 from .tables import pooled_mae
 
@@ -272,6 +272,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              f"{', '.join(r.name for r in RUNS)}")
         runs = [r for r in RUNS if r.name in names]
     out, t_start = Path(args.out), time.time()
+    # the tree the runs start from, recorded in every file even if the checkout moves on
+    args.git_commit = args.git_commit or git_commit()
     if args.figures_only:
         manifest = json.loads((out / "manifest.json").read_text())
         args.profile, args.data_name = manifest["profile"], manifest["data"]
