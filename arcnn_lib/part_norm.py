@@ -6,7 +6,7 @@ that pass's own batch statistics, so whole images and zoomed-in parts never mix.
 *running* statistics, which replace the batch statistics at evaluation, are however updated
 by both passes in turn, and end up describing neither: evaluated with them, the whole-image
 unit A_X is worse than the same weights evaluated with statistics of whole images alone
-(chapter 13 measures the gap on real radiographs).
+(chapter 6 of the book shows the mechanism, chapter 10 measures it on real radiographs).
 
 :class:`PartAwareBatchNorm2d` keeps one set of running statistics per stream (``image``,
 ``parts``); the learned scale and shift stay shared, as do all convolutions, so the
