@@ -10,15 +10,17 @@ differences of a month or two, the size of the spread between two seeds. So ever
 below is trained with the same seeds, on one split (split seed ``--split-seed``, the split
 of the reference runs), and compared *within* a seed:
 
-=======================  ===================================================================
-variant                  what changes against the library's default ``arcnn``
-=======================  ===================================================================
-``arcnn``                nothing (separate BatchNorm statistics for images and parts)
-``arcnn_shared_stats``   one set of BatchNorm running statistics for images and parts, as
-                         in the paper and NTS-Net (:mod:`arcnn_lib.part_norm`)
-``arcnn_no_clip``        no gradient-norm clipping (``grad_clip = 0``)
-``baseline``             the single-stage regressor of Table 3
-=======================  ===================================================================
+==========================  ================================================================
+variant                     what changes against the library's default ``arcnn``
+==========================  ================================================================
+``arcnn``                   nothing (separate BatchNorm statistics for images and parts)
+``arcnn_shared_stats``      one set of BatchNorm running statistics for images and parts, as
+                            in the paper and NTS-Net (:mod:`arcnn_lib.part_norm`)
+``arcnn_no_clip``           no gradient-norm clipping (``grad_clip = 0``)
+``arcnn_parts_per_level``   each anchor scale gives M / 3 of the parts (an extension), so the
+                            navigator keeps ranking parts of every scale
+``baseline``                the single-stage regressor of Table 3
+==========================  ================================================================
 
 Every number is a **validation** MAE, read at each run's best epoch (the checkpoint that
 ``best.pt`` keeps): the test split is left to the reference tables, so choosing a default
@@ -45,6 +47,7 @@ VARIANTS: Dict[str, tuple] = {
     "arcnn": ("arcnn", {}),
     "arcnn_shared_stats": ("arcnn", {"separate_part_stats": False}),
     "arcnn_no_clip": ("arcnn", {"grad_clip": 0.0}),
+    "arcnn_parts_per_level": ("arcnn", {"part_selection": "per_level"}),
     "baseline": ("baseline", {}),
 }
 

@@ -21,7 +21,7 @@ which :class:`arcnn_lib.attention.Navigator` flattens its score maps.
 from __future__ import annotations
 
 import math
-from typing import List
+from typing import List, Tuple
 
 import torch
 
@@ -69,3 +69,18 @@ def anchors_per_level(config: ARCNNConfig) -> List[int]:
     """Number of anchors of each level, in the order of :func:`generate_anchors`."""
     return [grid_size(config.image_size, t) ** 2 * len(config.anchor_ratios)
             for t in config.anchor_strides]
+
+
+def level_quota(config: ARCNNConfig) -> Tuple[torch.Tensor, torch.Tensor]:
+    """For ``config.part_selection == "per_level"``: the level of every anchor, (A,) int64 in
+    the order of :func:`generate_anchors`, and the parts each level gives, (L,) int64: M split
+    as evenly as the levels allow, a remainder going to the finest levels first."""
+    counts = anchors_per_level(config)
+    L, M = len(counts), config.num_parts
+    quota = [M // L + (1 if i < M % L else 0) for i in range(L)]
+    for i, (q, n) in enumerate(zip(quota, counts)):
+        if q > n:
+            raise ValueError(f"part_selection='per_level' needs {q} parts from level {i}, "
+                             f"which has only {n} anchors")
+    levels = torch.repeat_interleave(torch.arange(L), torch.tensor(counts))
+    return levels, torch.tensor(quota)

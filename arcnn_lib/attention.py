@@ -66,7 +66,8 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
-                 iou_threshold: float, overlaps: Optional[torch.Tensor] = None) -> torch.Tensor:
+                 iou_threshold: float, overlaps: Optional[torch.Tensor] = None,
+                 level_quota: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> torch.Tensor:
     """Indices of the M parts of every image: greedy NMS, then the top M.
 
     Greedy NMS keeps boxes in order of score and drops every box overlapping a kept one by
@@ -84,6 +85,10 @@ def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
         iou_threshold: the NMS overlap threshold.
         overlaps: optional precomputed ``box_iou(anchors, anchors) > iou_threshold`` (A, A)
             (the model keeps it as a buffer instead of recomputing it every step).
+        level_quota: optional ``(levels (A,) int64, quota (L,) int64)``: the anchor level of
+            every anchor and how many parts each level gives (summing to M). A level that has
+            given its quota drops out of the rounds, so the parts span every scale; see
+            ``ARCNNConfig.part_selection``. None (the paper): one ranking over all levels.
 
     Returns:
         (B, M) int64 anchor indices, in selection order (best first).
@@ -103,14 +108,23 @@ def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
 
     free = torch.ones(B, A, dtype=torch.bool, device=scores.device)       # not suppressed
     unused = torch.ones(B, A, dtype=torch.bool, device=scores.device)     # not selected
+    open_level = torch.ones(B, A, dtype=torch.bool, device=scores.device)  # quota not reached
+    if level_quota is not None:
+        levels, quota = level_quota        # checked by arcnn_lib.anchors.level_quota
+        taken = torch.zeros(B, len(quota), dtype=torch.long, device=scores.device)
     picks = []
     for _ in range(num_parts):
-        # A free anchor always beats a suppressed one; among equals the better score wins.
-        key = preference + (A + 1) * free.float() - 4 * (A + 1) * (~unused).float()
+        # A free anchor always beats a suppressed one; among equals the better score wins;
+        # selected anchors and those of a level that has given its quota come last.
+        key = (preference + (A + 1) * free.float() - 4 * (A + 1) * (~unused).float()
+               - 8 * (A + 1) * (~open_level).float())
         pick = key.argmax(dim=1)                                          # (B,)
         picks.append(pick)
         unused &= anchor_ids != pick[:, None]     # pure tensor ops: no host synchronisation
         free &= ~overlaps[pick]
+        if level_quota is not None:
+            taken.scatter_add_(1, levels[pick][:, None], torch.ones_like(pick)[:, None])
+            open_level = (taken < quota)[:, levels]                       # (B, A)
     return torch.stack(picks, dim=1)
 
 

@@ -30,6 +30,9 @@ BACKBONE_FEATURES = {"resnet_tiny": 128, "resnet18": 512, "resnet34": 512, "resn
 
 PROFILES = ("smoke", "demo", "gpu", "paper")
 
+#: How the M parts are chosen among the anchors (``ARCNNConfig.part_selection``).
+PART_SELECTIONS = ("global", "per_level")
+
 
 @dataclass(frozen=True)
 class ARCNNConfig:
@@ -45,6 +48,10 @@ class ARCNNConfig:
         num_parts: M, parts selected per image (paper: 6).
         num_concat: K <= M, parts whose features join X's in the concatenation (paper: 3).
         nms_iou: IoU above which a lower-scored anchor is suppressed (NTS-Net: 0.25).
+        part_selection: ``"global"`` (the paper): the M parts are the best-scored anchors of
+            all levels after NMS; ``"per_level"`` (an extension): each anchor level gives
+            M / levels of them, so parts of every scale are always looked at and ranked
+            (:func:`arcnn_lib.anchors.level_quota`).
         backbone: one of :data:`BACKBONE_FEATURES`.
         pretrained: load ImageNet weights (needs a network; only torchvision backbones).
         navigator_channels: width of the navigator's convolutions.
@@ -69,6 +76,7 @@ class ARCNNConfig:
     num_parts: int = 6
     num_concat: int = 3
     nms_iou: float = 0.25
+    part_selection: str = "global"
     backbone: str = "resnet50"
     pretrained: bool = False
     navigator_channels: int = 128
@@ -161,6 +169,9 @@ class ARCNNConfig:
                                  f"{self.anchor_strides}")
         if any(s <= 0 for s in self.anchor_scales) or any(r <= 0 for r in self.anchor_ratios):
             raise ValueError("anchor scales and ratios must be positive")
+        if self.part_selection not in PART_SELECTIONS:
+            raise ValueError(f"part_selection={self.part_selection!r} is unknown; choose one of "
+                             f"{', '.join(PART_SELECTIONS)}")
         if not 0.0 < self.nms_iou <= 1.0:
             raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
         if self.age_scale <= 0:

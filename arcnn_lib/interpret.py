@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import gather_parts, select_parts
+from .attention import gather_parts
 from .crop import crop_parts
 from .model import assemble_age, normalise, unit_grey
 from .recognition import append_sex
@@ -106,7 +106,7 @@ class AgeUnit(nn.Module):
         if boxes is None:  # live selection: the navigator chooses on this very input
             feat_x, fmap = m.extractor(x)
             scores = m.navigator(fmap)
-            idx = select_parts(scores, m.anchors, cfg.num_parts, cfg.nms_iou)
+            idx = m.select(scores)
             _, boxes = gather_parts(scores, m.anchors, idx)
         boxes = boxes.to(x.dtype)
         if self.unit == "part":

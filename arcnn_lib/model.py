@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .anchors import generate_anchors
+from .anchors import generate_anchors, level_quota
 from .attention import Navigator, box_iou, gather_parts, select_parts
 from .config import ARCNNConfig
 from .crop import crop_parts
@@ -101,6 +101,18 @@ class ARCNN(nn.Module):
         self.register_buffer("anchors", anchors, persistent=False)
         self.register_buffer("anchor_overlaps", box_iou(anchors, anchors) > config.nms_iou,
                              persistent=False)
+        if config.part_selection == "per_level":
+            levels, quota = level_quota(config)
+            self.register_buffer("anchor_levels", levels, persistent=False)
+            self.register_buffer("level_parts", quota, persistent=False)
+
+    def select(self, anchor_scores: torch.Tensor) -> torch.Tensor:
+        """(B, A) anchor scores -> (B, M) indices of the parts, best first (NMS, top-M, and
+        with ``part_selection="per_level"`` each level's quota)."""
+        quota = ((self.anchor_levels, self.level_parts)
+                 if self.config.part_selection == "per_level" else None)
+        return select_parts(anchor_scores, self.anchors, self.config.num_parts,
+                            self.config.nms_iou, self.anchor_overlaps, quota)
 
     def _to_months(self, z: torch.Tensor) -> torch.Tensor:
         return self.config.age_center + self.config.age_scale * z.float()
@@ -113,8 +125,7 @@ class ARCNN(nn.Module):
         # As in NTS-Net, the navigator reads a detached copy of the feature map: the ranking
         # loss trains the navigator alone and cannot pull the shared extractor around.
         anchor_scores = self.navigator(fmap.detach())                     # (B, A)
-        idx = select_parts(anchor_scores, self.anchors, cfg.num_parts, cfg.nms_iou,
-                           self.anchor_overlaps)
+        idx = self.select(anchor_scores)
         part_scores, part_boxes = gather_parts(anchor_scores, self.anchors, idx)
         # Parts are cut from the grey image, so that outside the film they are black.
         parts = crop_parts(grey, part_boxes.to(grey.dtype), cfg.part_size)  # (B*M, 1, P, P)

@@ -52,6 +52,16 @@ class PartAwareBatchNorm2d(nn.BatchNorm2d):
                 getattr(new, prefix + "num_batches_tracked").copy_(bn.num_batches_tracked)
         return new
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # A checkpoint of a plain BatchNorm2d (one set of statistics, as saved before this
+        # layer existed) loads with its statistics in both sets: it evaluates as it did.
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            if prefix + name in state_dict and prefix + "parts_" + name not in state_dict:
+                state_dict[prefix + "parts_" + name] = state_dict[prefix + name]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stream == "image":
             return super().forward(x)

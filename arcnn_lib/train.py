@@ -105,6 +105,8 @@ class TrainConfig:
         num_parts, num_concat: override M and K of the profile (K <= M is checked).
         separate_part_stats: ``ARCNNConfig.separate_part_stats`` (False: the paper's shared
             BatchNorm statistics for images and parts).
+        part_selection: ``ARCNNConfig.part_selection`` (``global``, the paper's, or
+            ``per_level``).
         amp: auto, bf16, fp16 or fp32 (see :func:`select_precision`).
         device: auto, cpu, cuda, cuda:N.
         channels_last: use channels_last memory format (only on CUDA).
@@ -141,6 +143,7 @@ class TrainConfig:
     num_parts: Optional[int] = None
     num_concat: Optional[int] = None
     separate_part_stats: bool = True
+    part_selection: str = "global"
     amp: str = "auto"
     device: str = "auto"
     channels_last: bool = True
@@ -260,6 +263,8 @@ class TrainConfig:
             over["pretrained"] = True
         if not self.separate_part_stats:
             over["separate_part_stats"] = False
+        if self.part_selection != "global":
+            over["part_selection"] = self.part_selection
         return ARCNNConfig.from_profile(self.profile, **over)
 
 
@@ -693,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-seed", type=int, help="seed of the split alone (default: --seed)")
     p.add_argument("--num-parts", type=int, help="M, parts per image (default: the profile's)")
     p.add_argument("--num-concat", type=int, help="K <= M, parts in the concatenation")
+    p.add_argument("--part-selection", default=d.part_selection,
+                   help="global (the paper: best anchors of all levels) | per_level "
+                        "(M / levels parts from each anchor scale)")
     p.add_argument("--shared-part-stats", dest="separate_part_stats", action="store_false",
                    help="one set of BatchNorm statistics for images and parts (the paper's)")
     p.add_argument("--amp", default="auto", help=f"{' | '.join(AMP_CHOICES)} (default auto)")

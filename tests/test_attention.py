@@ -72,3 +72,64 @@ def test_navigator_order_matches_anchor_order():
     stride = cfg.anchor_strides[0]
     offset = (cfg.image_size - (n - 1) * stride) / 2
     assert (cx, cy) == (offset + 5 * stride, offset + 2 * stride)
+
+
+def _quota_by_hand(scores, anchors, levels, quota, m, iou):
+    """Per image: walk the anchors by score; take one if its level has room and it overlaps
+    no part taken so far."""
+    out = []
+    for s in scores:
+        taken, per_level = [], [0] * len(quota)
+        for a in torch.argsort(s, descending=True, stable=True).tolist():
+            lvl = int(levels[a])
+            if per_level[lvl] >= int(quota[lvl]):
+                continue
+            if taken and (box_iou(anchors[a:a + 1], anchors[taken]) > iou).any():
+                continue
+            taken.append(a)
+            per_level[lvl] += 1
+            if len(taken) == m:
+                break
+        out.append(taken)
+    return torch.tensor(out)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "paper"])
+def test_per_level_selection_fills_every_level_quota(profile):
+    from arcnn_lib.anchors import level_quota
+    cfg = ARCNNConfig.from_profile(profile, part_selection="per_level")
+    anchors = generate_anchors(cfg)
+    levels, quota = level_quota(cfg)
+    assert quota.tolist() == [2, 2, 2] and levels.shape == (anchors.shape[0],)
+    scores = torch.randn(5, anchors.shape[0], generator=torch.Generator().manual_seed(1))
+    idx = select_parts(scores, anchors, cfg.num_parts, cfg.nms_iou, level_quota=(levels, quota))
+    for row in idx:
+        assert torch.bincount(levels[row], minlength=3).tolist() == quota.tolist()
+    assert torch.equal(idx, _quota_by_hand(scores, anchors, levels, quota, cfg.num_parts,
+                                           cfg.nms_iou))
+    # best first: the scores of the picks never increase
+    picked = scores.gather(1, idx)
+    assert (picked[:, 1:] <= picked[:, :-1]).all()
+
+
+def test_per_level_quota_is_split_evenly_and_checked():
+    from arcnn_lib.anchors import level_quota
+    _, quota = level_quota(ARCNNConfig.smoke(num_parts=4, num_concat=3,
+                                             part_selection="per_level"))
+    assert quota.tolist() == [2, 1, 1]          # the remainder goes to the finest level
+    with pytest.raises(ValueError, match="part_selection"):
+        ARCNNConfig.smoke(part_selection="random")
+    with pytest.raises(ValueError, match="has only"):
+        level_quota(ARCNNConfig.smoke(num_parts=60, num_concat=3, part_selection="per_level"))
+
+
+def test_the_model_selects_with_its_configured_rule():
+    from arcnn_lib.model import ARCNN
+    torch.manual_seed(0)
+    model = ARCNN(ARCNNConfig.smoke(part_selection="per_level")).eval()
+    with torch.no_grad():
+        out = model(torch.rand(3, 1, 128, 128))
+    side = ((out.part_boxes[..., 2] - out.part_boxes[..., 0])
+            * (out.part_boxes[..., 3] - out.part_boxes[..., 1])).sqrt().round()
+    for row in side:            # two parts of each anchor scale (14, 27, 55 px)
+        assert sorted(row.tolist()) == [14.0, 14.0, 27.0, 27.0, 55.0, 55.0]

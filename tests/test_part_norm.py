@@ -122,3 +122,18 @@ def test_train_config_passes_the_choice_to_the_model():
     from arcnn_lib.train import TrainConfig
     assert TrainConfig().model_config().separate_part_stats
     assert not TrainConfig(separate_part_stats=False).model_config().separate_part_stats
+
+
+def test_a_shared_statistics_checkpoint_loads_and_evaluates_as_before():
+    """Checkpoints saved with plain BatchNorm layers (one set of statistics) still load."""
+    torch.manual_seed(0)
+    old = ARCNN(ARCNNConfig.smoke(separate_part_stats=False)).train()
+    old(torch.rand(2, 1, 128, 128))
+    new = ARCNN(ARCNNConfig.smoke())
+    new.load_state_dict(old.state_dict())          # strict: nothing missing
+    old.eval(), new.eval()
+    x = torch.rand(2, 1, 128, 128)
+    with torch.no_grad():
+        a, b = old(x), new(x)
+    torch.testing.assert_close(a.age, b.age)
+    torch.testing.assert_close(a.age_parts, b.age_parts)

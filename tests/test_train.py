@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
     (["--data", "phantom", "--out", "o", "--split-fractions", "0.5", "0.5", "0.5"],
      "split_fractions"),
     (["--data", "phantom", "--out", "o", "--resume", "--overwrite"], "exclude each other"),
+    (["--data", "phantom", "--out", "o", "--part-selection", "random"], "part_selection"),
     (["--data", "phantom"], "--out"),
     (["--data", "phantom", "--out", "o", "--epochs", "two"], "invalid int value"),
 ])
