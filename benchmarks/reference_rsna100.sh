@@ -4,6 +4,8 @@
 #
 #   bash benchmarks/reference_rsna100.sh DATA_DIR [OUT_DIR] [BUDGET_MINUTES] [GIT_COMMIT]
 #
+# With ABLATION_EPOCHS=N set, it then runs the seeded ablations of chapter 10
+# (python -m arcnn_lib.ablation, validation split only) into results/ablation.
 # DATA_DIR: RSNA radiographs in any public layout (the book uses rsna100).
 # BUDGET_MINUTES: wall-clock budget of the training runs; --epochs auto fits them into it
 # and records the epoch count, which `--epochs N` reproduces on any GPU.
@@ -23,3 +25,9 @@ timeout "$LIMIT" python -m arcnn_lib.reproduce --data "$DATA" --out "$OUT" \
     --work "${ARCNN_CACHE}/reference_runs" --profile gpu --epochs auto \
     --budget-minutes "$BUDGET" --git-commit "$COMMIT" --quiet
 echo "reproduce exit code $?"
+if [ -n "${ABLATION_EPOCHS:-}" ]; then
+    python -m arcnn_lib.ablation --data "$DATA" --out results/ablation \
+        --work "${ARCNN_CACHE}/ablation_runs" --profile gpu --epochs "$ABLATION_EPOCHS" \
+        --git-commit "$COMMIT" --quiet
+    echo "ablation exit code $?"
+fi
