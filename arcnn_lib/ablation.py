@@ -66,6 +66,9 @@ def run_variant(args, variant: str, seed: int) -> dict:
         split_seed=args.split_seed, overwrite=True, progress=not args.quiet,
         cache_dir=args.cache_dir, **over)
     res = train(cfg)
+    if res["interrupted"]:
+        raise SystemExit(f"[ablation] {variant} seed {seed} was interrupted after "
+                         f"{res['epochs_done']} epochs; nothing was written for it")
     hist = res["history"]
     best = hist.loc[hist["val_mae"].idxmin()]
     row = {"variant": variant, "seed": seed, "best_epoch": int(best["epoch"]),

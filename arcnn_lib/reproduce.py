@@ -133,6 +133,9 @@ def run_one(args, run: Run, epochs: int, out: Path, data_name: str) -> dict:
     from .train import train
     t0 = time.time()
     res = train(_train_config(args, run, epochs))
+    if res["interrupted"]:
+        raise SystemExit(f"[reproduce] {run.name} was interrupted after {res['epochs_done']} "
+                         f"epochs; its results were not written (the runs before it were)")
     ev = evaluate(res["checkpoint"], split="test", progress=not args.quiet,
                   cache_dir=args.cache_dir)
     metrics = _sanitise(ev["metrics"], run, data_name, args.git_commit)

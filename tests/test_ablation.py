@@ -62,3 +62,12 @@ def test_load_ablation_finds_the_report(tmp_path):
     assert load_ablation(tmp_path) is None
     (tmp_path / "ablation.json").write_text(json.dumps({"rows": [], "summary": {}}))
     assert load_ablation(tmp_path) == {"rows": [], "summary": {}}
+
+
+def test_an_interrupted_run_stops_with_its_name(tmp_path, monkeypatch):
+    import arcnn_lib.train as T
+    monkeypatch.setattr(T, "train", lambda cfg: {"interrupted": True, "epochs_done": 2})
+    with pytest.raises(SystemExit, match="arcnn seed 0 was interrupted after 2 epochs"):
+        ablation.main(["--data", str(tmp_path), "--out", str(tmp_path / "out"),
+                       "--work", str(tmp_path / "work"), "--seeds", "0", "--quiet"])
+    assert not (tmp_path / "out" / "ablation.csv").exists()

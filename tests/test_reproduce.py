@@ -72,3 +72,13 @@ def test_budget_skips_what_does_not_fit(tmp_path, monkeypatch):
     manifest = json.loads((out / "manifest.json").read_text())
     assert [r["name"] for r in manifest["runs"]] == ["arcnn_male_k3"]
     assert [s["name"] for s in manifest["skipped"]] == [r.name for r in reproduce.RUNS[1:]]
+
+
+def test_an_interrupted_run_is_not_written(tmp_path, monkeypatch):
+    import arcnn_lib.train as T
+    monkeypatch.setattr(T, "train", lambda cfg: {"interrupted": True, "epochs_done": 1})
+    with pytest.raises(SystemExit, match="arcnn_male_k3 was interrupted after 1 epochs"):
+        reproduce.main(["--data", str(tmp_path), "--out", str(tmp_path / "out"),
+                        "--work", str(tmp_path / "work"), "--epochs", "3",
+                        "--only", "arcnn_male_k3", "--quiet"])
+    assert not (tmp_path / "out" / "arcnn_male_k3.json").exists()
