@@ -29,3 +29,12 @@ def tiny(engine_cache, tmp_path):
     return dict(data="phantom", profile="smoke", phantom_n=TINY_N, phantom_seed=TINY_SEED,
                 cache_dir=str(engine_cache), epochs=1, batch_size=8, progress=False,
                 num_threads=2, out=str(tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def phantom48(tmp_path_factory):
+    """A 48-image phantom folder at 128 px, for the commands that take a data folder."""
+    from arcnn_lib.data.phantom import make_phantom
+    root = tmp_path_factory.mktemp("phantom48")
+    make_phantom(root, n=48, seed=3, size=128, progress=False)
+    return root

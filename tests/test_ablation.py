@@ -6,19 +6,13 @@ import pytest
 
 from arcnn_lib import ablation
 
-
-@pytest.fixture(scope="module")
-def phantom(tmp_path_factory):
-    from arcnn_lib.data.phantom import make_phantom
-    root = tmp_path_factory.mktemp("phantom")
-    make_phantom(root, n=48, seed=3, size=128, progress=False)
-    return root
+from engine_fixtures import phantom48  # noqa: F401
 
 
-def test_variants_share_a_split_and_report_validation_only(phantom, tmp_path, monkeypatch):
+def test_variants_share_a_split_and_report_validation_only(phantom48, tmp_path, monkeypatch):
     monkeypatch.setenv("ARCNN_CACHE", str(tmp_path / "cache"))
     out, work = tmp_path / "out", tmp_path / "work"
-    ablation.main(["--data", str(phantom), "--data-name", "phantom48", "--out", str(out),
+    ablation.main(["--data", str(phantom48), "--data-name", "phantom48", "--out", str(out),
                    "--work", str(work), "--epochs", "1", "--seeds", "0", "1",
                    "--variants", "arcnn", "arcnn_shared_stats", "baseline", "--quiet"])
     rows = pd.read_csv(out / "ablation.csv")

@@ -6,19 +6,13 @@ import pytest
 from arcnn_lib import reproduce
 from arcnn_lib.reference import load_reference
 
-
-@pytest.fixture(scope="module")
-def phantom(tmp_path_factory):
-    from arcnn_lib.data.phantom import make_phantom
-    root = tmp_path_factory.mktemp("phantom")
-    make_phantom(root, n=48, seed=3, size=128, progress=False)
-    return root
+from engine_fixtures import phantom48  # noqa: F401
 
 
-def test_two_runs_write_only_portable_small_results(phantom, tmp_path, monkeypatch):
+def test_two_runs_write_only_portable_small_results(phantom48, tmp_path, monkeypatch):
     monkeypatch.setenv("ARCNN_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    reproduce.main(["--data", str(phantom), "--data-name", "phantom48", "--out", str(out),
+    reproduce.main(["--data", str(phantom48), "--data-name", "phantom48", "--out", str(out),
                     "--work", str(tmp_path / "work"), "--profile", "smoke", "--epochs", "1",
                     "--only", "arcnn_male_k3,baseline_male", "--git-commit", "abc123",
                     "--quiet"])
