@@ -99,13 +99,26 @@ def book_runs_dir() -> Path:
     return default_cache_dir() / "book_runs"
 
 
+def library_fingerprint() -> str:
+    """A short hash of the library's source files, so that a model trained by another
+    version of the library is never taken for one of this version."""
+    import hashlib
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def book_run(env: BookEnv, name: str, **overrides) -> dict:
     """Train a model for a chapter, or reuse the one an earlier chapter trained.
 
     The run is :class:`arcnn_lib.train.TrainConfig` for ``env.profile`` and ``env.data``
     with ``overrides``; it lives in ``book_runs_dir() / name`` and is reused only when it was
-    trained with exactly the same settings. Returns :func:`arcnn_lib.train.train`'s dict
-    (``checkpoint``, ``history``, ...) plus ``reused``.
+    trained with exactly the same settings by the same library (:func:`library_fingerprint`).
+    Returns :func:`arcnn_lib.train.train`'s dict (``checkpoint``, ``history``, ...) plus
+    ``reused``.
     """
     import json
 
@@ -116,6 +129,7 @@ def book_run(env: BookEnv, name: str, **overrides) -> dict:
     out = book_runs_dir() / name
     cfg = TrainConfig.for_profile(env.profile, data=env.data, out=str(out), **overrides)
     key = {k: v for k, v in cfg.to_dict().items() if k not in ("progress", "overwrite", "resume")}
+    key["library"] = library_fingerprint()
     stamp = out / "book_run.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == key and (out / "best.pt").is_file():
         return {"out_dir": str(out), "checkpoint": str(out / "best.pt"), "reused": True,
