@@ -17,6 +17,7 @@ what :class:`torch.nn.BatchNorm2d` computes. NTS-Net and the paper share the sta
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Iterable, Tuple, Union
 
 import torch
 from torch import nn
@@ -86,12 +87,20 @@ def convert_part_norm(module: nn.Module) -> nn.Module:
     return module
 
 
+def part_norm_layers(module: nn.Module) -> Tuple[PartAwareBatchNorm2d, ...]:
+    """Every :class:`PartAwareBatchNorm2d` inside ``module`` (empty when there are none)."""
+    return tuple(m for m in module.modules() if isinstance(m, PartAwareBatchNorm2d))
+
+
 @contextmanager
-def use_stream(module: nn.Module, stream: str):
-    """Within the block, every :class:`PartAwareBatchNorm2d` in ``module`` uses ``stream``."""
+def use_stream(layers: Union[nn.Module, Iterable[PartAwareBatchNorm2d]], stream: str):
+    """Within the block, the given :class:`PartAwareBatchNorm2d` layers (or every one inside
+    a module) use ``stream``. A caller on the hot path passes its layers, found once with
+    :func:`part_norm_layers`, rather than a module to search on every call."""
     if stream not in STREAMS:
         raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
-    layers = [m for m in module.modules() if isinstance(m, PartAwareBatchNorm2d)]
+    if isinstance(layers, nn.Module):
+        layers = part_norm_layers(layers)
     for m in layers:
         m.stream = stream
     try:

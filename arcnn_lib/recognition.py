@@ -17,7 +17,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from .config import ARCNNConfig
-from .part_norm import convert_part_norm, use_stream
+from .part_norm import convert_part_norm, part_norm_layers, use_stream
 
 _WEIGHTS = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights",
             "resnet50": "ResNet50_Weights"}
@@ -79,13 +79,14 @@ class FeatureExtractor(nn.Module):
         self.stage4 = net.layer4
         if config.separate_part_stats:
             convert_part_norm(self)
+        self._part_norms = part_norm_layers(self)   # found once, switched on every call
         self.fmap_stage = 3 if config.anchor_strides[0] == 16 else 4
         self.feature_length = config.feature_length
         self.fmap_channels = self.feature_length if self.fmap_stage == 4 else (
             self.feature_length // 2)
 
     def forward(self, x: torch.Tensor, parts: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
-        with use_stream(self, "parts" if parts else "image"):
+        with use_stream(self._part_norms, "parts" if parts else "image"):
             h3 = self.stage1_3(self.stem(x))
             h4 = self.stage4(h3)
         features = torch.flatten(nn.functional.adaptive_avg_pool2d(h4, 1), 1)
