@@ -188,9 +188,10 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
     data = data if data is not None else tcfg.get("data", "phantom")
     sex = sex or tcfg.get("sex", "all")
     split_file = Path(split_csv) if split_csv is not None else _default_split_csv(checkpoint, state)
+    from .train import TrainConfig
     run = prepare_run_data(
         data, model_cfg.image_size, out_dir=None,
-        seed=int(tcfg["split_seed"] if tcfg.get("split_seed") is not None else tcfg.get("seed", 0)),
+        seed=int(TrainConfig.from_dict(tcfg).effective_split_seed),
         fractions=tuple(tcfg.get("split_fractions", (0.7, 0.15, 0.15))),
         phantom_n=int(tcfg.get("phantom_n", 800)), phantom_seed=int(tcfg.get("phantom_seed", 0)),
         cache_dir=cache_dir if cache_dir is not None else tcfg.get("cache_dir"), sex=sex,

@@ -181,6 +181,11 @@ class TrainConfig:
         cfg.validate()
         return cfg
 
+    @property
+    def effective_split_seed(self) -> int:
+        """The seed the split is drawn with: ``split_seed``, or else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["split_fractions"] = list(d["split_fractions"])
@@ -451,8 +456,8 @@ def _train(cfg: TrainConfig, info: D.DistInfo) -> dict:
 
     # ---- data
     model_cfg = cfg.model_config()
-    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
-    data = prepare_run_data(cfg.data, model_cfg.image_size, out_dir=out, seed=split_seed,
+    data = prepare_run_data(cfg.data, model_cfg.image_size, out_dir=out,
+                            seed=cfg.effective_split_seed,
                             fractions=cfg.split_fractions, phantom_n=cfg.phantom_n,
                             phantom_seed=cfg.phantom_seed, cache_dir=cfg.cache_dir,
                             sex=cfg.sex, info=info, reuse_split=cfg.resume,
