@@ -9,7 +9,6 @@ import warnings
 from typing import List, Tuple
 
 import pandas as pd
-import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
@@ -64,7 +63,7 @@ class BoneAgeDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         row = self.index.iloc[i]
         img = resize_pad(load_image(row["path"]), self.image_size)
-        return dict(image=torch.from_numpy(np.ascontiguousarray(img).copy())[None],
+        return dict(image=torch.from_numpy(img.copy())[None],
                     age=torch.tensor(float(row["boneage"]), dtype=torch.float32),
                     male=torch.tensor(bool(row["male"])), id=str(row["id"]))
 
