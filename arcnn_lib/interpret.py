@@ -51,10 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import gather_parts
 from .crop import crop_parts
-from .model import assemble_age, normalise, unit_grey
-from .recognition import append_sex
+from .model import normalise, unit_grey
 
 UNITS = ("x", "part", "concat", "asb")
 Boxes = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -87,42 +85,26 @@ class AgeUnit(nn.Module):
     def _sex(self, male):
         return male if self.model.config.use_sex else None
 
-    def _head(self, fc: nn.Linear, feat: torch.Tensor, male) -> torch.Tensor:
-        sex = self._sex(male)
-        if sex is not None:
-            feat = append_sex(feat, sex)
-        return self.model._to_months(fc(feat).squeeze(-1))
-
     def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None,
                 boxes: Optional[torch.Tensor] = None) -> torch.Tensor:
         m, cfg = self.model, self.model.config
+        if self.unit in ("concat", "asb"):       # the model's own forward pass
+            out = m(images, self._sex(male), boxes=boxes)
+            return out.age_concat if self.unit == "concat" else out.age
+        # one unit alone: only the extractor passes and the head it needs
         grey = unit_grey(images, cfg)
-        x = normalise(grey, cfg)
-        B = x.shape[0]
         if self.unit == "x":
-            feat_x, _ = m.extractor(x)
-            return self._head(m.heads.fc_x, feat_x, male)
-        feat_x = None
-        if boxes is None:  # live selection: the navigator chooses on this very input
-            feat_x, fmap = m.extractor(x)
-            scores = m.navigator(fmap)
-            idx = m.select(scores)
-            _, boxes = gather_parts(scores, m.anchors, idx)
-        boxes = boxes.to(x.dtype)
-        if self.unit == "part":
-            part = crop_parts(grey, boxes[:, self.part:self.part + 1], cfg.part_size)
+            feat, _ = m.extractor(normalise(grey, cfg))
+            fc = m.heads.fc_x
+        else:
+            if boxes is None:  # live selection: the navigator chooses on this very input
+                _, fmap = m.extractor(normalise(grey, cfg))
+                boxes = m.anchors[m.select(m.navigator(fmap))]
+            part = crop_parts(grey, boxes[:, self.part:self.part + 1].to(grey.dtype),
+                              cfg.part_size)
             feat, _ = m.extractor(normalise(part, cfg), parts=True)
-            return self._head(m.heads.fc_part, feat, male)
-        if feat_x is None:
-            feat_x, _ = m.extractor(x)
-        feat_parts, _ = m.extractor(normalise(crop_parts(grey, boxes, cfg.part_size), cfg),
-                                    parts=True)
-        feat_parts = feat_parts.reshape(B, cfg.num_parts, -1)
-        z_x, z_parts, z_concat = m.heads(feat_x, feat_parts, self._sex(male))
-        age_x, age_parts, age_concat = map(m._to_months, (z_x, z_parts, z_concat))
-        if self.unit == "concat":
-            return age_concat
-        return assemble_age(age_concat, age_x, age_parts, cfg.num_concat)
+            fc = m.heads.fc_part
+        return m._to_months(fc(m.heads._with_sex(feat, self._sex(male))).squeeze(-1))
 
 
 @torch.no_grad()

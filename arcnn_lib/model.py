@@ -89,6 +89,9 @@ class ARCNN(nn.Module):
 
     ``images`` are (B, 1, S, S) grey radiographs, float in [0, 1] or uint8, S =
     ``config.image_size``; ``male`` (B,) bool is needed only when ``config.use_sex``.
+    ``boxes`` (B, M, 4), optional, replaces the navigator's choice of parts (interpretation
+    holds the selection fixed, :mod:`arcnn_lib.interpret`); the output's ``part_scores`` are
+    then None.
     """
 
     def __init__(self, config: Optional[ARCNNConfig] = None):
@@ -117,7 +120,8 @@ class ARCNN(nn.Module):
     def _to_months(self, z: torch.Tensor) -> torch.Tensor:
         return self.config.age_center + self.config.age_scale * z.float()
 
-    def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None) -> ARCNNOutput:
+    def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None,
+                boxes: Optional[torch.Tensor] = None) -> ARCNNOutput:
         cfg = self.config
         grey = unit_grey(images, cfg)                                     # (B, 1, S, S) in [0, 1]
         B = grey.shape[0]
@@ -125,8 +129,11 @@ class ARCNN(nn.Module):
         # As in NTS-Net, the navigator reads a detached copy of the feature map: the ranking
         # loss trains the navigator alone and cannot pull the shared extractor around.
         anchor_scores = self.navigator(fmap.detach())                     # (B, A)
-        idx = self.select(anchor_scores)
-        part_scores, part_boxes = gather_parts(anchor_scores, self.anchors, idx)
+        if boxes is None:
+            idx = self.select(anchor_scores)
+            part_scores, part_boxes = gather_parts(anchor_scores, self.anchors, idx)
+        else:
+            part_scores, part_boxes = None, boxes
         # Parts are cut from the grey image, so that outside the film they are black.
         parts = crop_parts(grey, part_boxes.to(grey.dtype), cfg.part_size)  # (B*M, 1, P, P)
         feat_parts, _ = self.extractor(normalise(parts, cfg), parts=True)

@@ -114,3 +114,16 @@ def test_crops_show_the_input_inside_the_boxes(smoke_model):
     out = smoke_model(images)
     parts = crop_parts(images, out.part_boxes, cfg.part_size)
     assert parts.shape == (cfg.num_parts, 1, cfg.part_size, cfg.part_size)
+
+
+def test_given_boxes_replace_the_navigators_choice(smoke_model):
+    cfg = smoke_model.config
+    x = _images(2, cfg.image_size, seed=3)
+    with torch.no_grad():
+        live = smoke_model(x)
+        same = smoke_model(x, boxes=live.part_boxes)
+        moved = smoke_model(x, boxes=live.part_boxes.flip(1))     # same boxes, other order
+    torch.testing.assert_close(same.age, live.age)
+    assert same.part_scores is None and torch.equal(same.part_boxes, live.part_boxes)
+    torch.testing.assert_close(moved.age_parts, live.age_parts.flip(1))
+    torch.testing.assert_close(moved.age_x, live.age_x)
