@@ -47,6 +47,7 @@ import math
 from typing import Callable, Dict, Optional, Sequence, Union
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -331,9 +332,8 @@ def map_boxes_back(boxes: torch.Tensor, theta: torch.Tensor, image_size: int) ->
 # ---------------------------------------------------------------------------- stability
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Spearman's rank correlation of two 1-D tensors (ties get their mean rank)."""
-    from scipy.stats import rankdata
-
-    ra, rb = rankdata(a.double().numpy()), rankdata(b.double().numpy())
+    ra = pd.Series(a.double().numpy()).rank(method="average").to_numpy()
+    rb = pd.Series(b.double().numpy()).rank(method="average").to_numpy()
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])

@@ -2,6 +2,8 @@
 from-scratch definitions, the scores are right on cases worked by hand. Fast (tiny model)."""
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -172,5 +174,9 @@ def test_rank_correlation_and_topq():
     a = torch.tensor([1.0, 2.0, 3.0, 4.0])
     assert I.rank_correlation(a, a ** 3) == pytest.approx(1.0)
     assert I.rank_correlation(a, -a) == pytest.approx(-1.0)
+    # ties share their mean rank: [1, 1, 2] ranks as [1.5, 1.5, 3]
+    tied = torch.tensor([1.0, 1.0, 2.0])
+    expected = np.corrcoef([1.5, 1.5, 3.0], [1.0, 2.0, 3.0])[0, 1]
+    assert I.rank_correlation(tied, torch.tensor([1.0, 2.0, 3.0])) == pytest.approx(expected)
     assert I.topq_iou(a, a, 0.5) == 1.0
     assert I.topq_iou(a, -a, 0.5) == 0.0
