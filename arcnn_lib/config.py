@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass
 from typing import Tuple
 
-#: Backbones understood by :mod:`arcnn_lib.recognition`, with their feature length L.
+#: Backbones understood by :mod:`arcnn_lib.model.recognition`, with their feature length L.
 BACKBONE_FEATURES = {"resnet_tiny": 128, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
 
 PROFILES = ("smoke", "demo", "gpu", "paper")
@@ -51,13 +51,13 @@ class ARCNNConfig:
         part_selection: ``"global"`` (the paper): the M parts are the best-scored anchors of
             all levels after NMS; ``"per_level"`` (an extension): each anchor level gives
             M / levels of them, so parts of every scale are always looked at and ranked
-            (:func:`arcnn_lib.anchors.level_quota`).
+            (:func:`arcnn_lib.model.anchors.level_quota`).
         backbone: one of :data:`BACKBONE_FEATURES`.
         pretrained: load ImageNet weights (needs a network; only torchvision backbones).
         navigator_channels: width of the navigator's convolutions.
         separate_part_stats: BatchNorm layers of the shared extractor keep one set of
             running statistics for whole images and one for parts (our fix of a train /
-            evaluation mismatch, :mod:`arcnn_lib.part_norm`); False shares them, as the
+            evaluation mismatch, :mod:`arcnn_lib.model.part_norm`); False shares them, as the
             paper and NTS-Net do. Weights are shared either way.
         use_sex: add the sex (+1 male, -1 female) as an input to every head (an extension:
             the paper trains one model per sex instead).

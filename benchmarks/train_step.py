@@ -9,8 +9,8 @@ Three variants are timed on the same configuration (by default the paper's: ResN
 (a) ``arcnn_lib``: :class:`arcnn_lib.model.ARCNN` as the library trains it -- mixed
     precision (bf16 autocast where the GPU supports bf16, otherwise fp16 autocast with a
     ``GradScaler``), channels_last weights on CUDA, batched NMS/top-M on the device with no
-    round trip of the scores to the host (:func:`arcnn_lib.attention.select_parts`), all
-    B x M crops in one ``roi_align`` (:func:`arcnn_lib.crop.crop_parts`),
+    round trip of the scores to the host (:func:`arcnn_lib.model.attention.select_parts`), all
+    B x M crops in one ``roi_align`` (:func:`arcnn_lib.model.crop.crop_parts`),
     ``zero_grad(set_to_none=True)``.
     With ``--compile`` a variant (a') runs the same model through ``torch.compile``.
 
@@ -33,7 +33,7 @@ Three variants are timed on the same configuration (by default the paper's: ResN
       ``F.interpolate(..., size=(P, P), mode="bilinear", align_corners=True)`` into a
       pre-allocated ``(B, M, C, P, P)`` tensor -- B x M small kernel launches per step;
     * the recogniser reads the stacked parts; the same L1 terms and
-      :func:`arcnn_lib.losses.ranking_hinge_loss`; backward; and, as in NTS-Net's
+      :func:`arcnn_lib.model.losses.ranking_hinge_loss`; backward; and, as in NTS-Net's
       ``train.py``, one SGD optimizer per parameter group (backbone + whole-image head,
       concat head, part head, navigator), each zeroed and stepped separately.
 
@@ -54,7 +54,7 @@ Three variants are timed on the same configuration (by default the paper's: ResN
     "fp32" means fp32 tensors with PyTorch's default math settings: on Ampere and later GPUs
     cuDNN may use TF32 for fp32 convolutions unless ``--strict-fp32`` turns that off for (b).
 
-(c) the compute floor: the bare :class:`arcnn_lib.recognition.FeatureExtractor` forward and
+(c) the compute floor: the bare :class:`arcnn_lib.model.recognition.FeatureExtractor` forward and
     backward (loss = mean of the features) with the same precision and layout as (a), on
     the pixel load of one sample -- one S x S image plus M P x P parts, i.e. one batch of B
     images of 448^2 and one of B * M images of 224^2 -- plus an optimizer step. No
@@ -110,11 +110,11 @@ except ImportError:  # run as a script from a checkout without installing the li
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from arcnn_lib.config import PROFILES, ARCNNConfig
-from arcnn_lib.crop import crop_parts
-from arcnn_lib.engine_utils import Precision, select_precision
-from arcnn_lib.losses import l1_age, ranking_hinge_loss
+from arcnn_lib.model.crop import crop_parts
+from arcnn_lib.engine.runtime import Precision, select_precision
+from arcnn_lib.model.losses import l1_age, ranking_hinge_loss
 from arcnn_lib.model import ARCNN, ARCNNOutput, assemble_age, normalise, unit_grey
-from arcnn_lib.recognition import FeatureExtractor
+from arcnn_lib.model.recognition import FeatureExtractor
 
 TARGET_A_OVER_B = 2.2
 TARGET_A_OVER_C = 0.85
@@ -157,9 +157,9 @@ def hard_nms_numpy(scores: np.ndarray, boxes: np.ndarray, topn: int,
 
     Repeatedly keeps the best remaining box and drops the remaining boxes whose IoU with it
     exceeds ``iou_thresh``, until ``topn`` are kept. Arithmetic is float32 in the same order
-    as :func:`arcnn_lib.attention.box_iou`, ties go to the lower index, and missing slots are
+    as :func:`arcnn_lib.model.attention.box_iou`, ties go to the lower index, and missing slots are
     filled with the best unselected boxes -- the rules of
-    :func:`arcnn_lib.attention.select_parts` (see the module docstring).
+    :func:`arcnn_lib.model.attention.select_parts` (see the module docstring).
     """
     order = np.argsort(-scores, kind="stable")
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])

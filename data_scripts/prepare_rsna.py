@@ -5,7 +5,7 @@
 The cache is written where training and evaluation look for it: a sub-folder of CACHE_DIR
 named after the data folder, the size and a fingerprint of the data (see
 `arcnn_lib.data.get_cache`). Train with the same folder: `ARCNN_CACHE=CACHE_DIR` or
-`python -m arcnn_lib.train --cache-dir CACHE_DIR ...`. Idempotent (a finished cache with the
+`python -m arcnn_lib train --cache-dir CACHE_DIR ...`. Idempotent (a finished cache with the
 same fingerprint is left alone) and resumable (an interrupted run continues from its last
 written chunk).
 """

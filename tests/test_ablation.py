@@ -1,10 +1,10 @@
-"""Controlled ablations on the validation split (arcnn_lib.ablation), on a tiny phantom."""
+"""Controlled ablations on the validation split (arcnn_lib.results.ablation), on a tiny phantom."""
 import json
 
 import pandas as pd
 import pytest
 
-from arcnn_lib import ablation
+from arcnn_lib.results import ablation
 
 from engine_fixtures import phantom48  # noqa: F401
 
@@ -52,14 +52,14 @@ def test_bad_arguments_are_named(tmp_path):
 
 
 def test_load_ablation_finds_the_report(tmp_path):
-    from arcnn_lib.reference import load_ablation
+    from arcnn_lib.results.reference import load_ablation
     assert load_ablation(tmp_path) is None
     (tmp_path / "ablation.json").write_text(json.dumps({"rows": [], "summary": {}}))
     assert load_ablation(tmp_path) == {"rows": [], "summary": {}}
 
 
 def test_an_interrupted_run_stops_with_its_name(tmp_path, monkeypatch):
-    import arcnn_lib.train as T
+    import arcnn_lib.engine.trainer as T
     monkeypatch.setattr(T, "train", lambda cfg: {"interrupted": True, "epochs_done": 2})
     with pytest.raises(SystemExit, match="arcnn seed 0 was interrupted after 2 epochs"):
         ablation.main(["--data", str(tmp_path), "--out", str(tmp_path / "out"),

@@ -1,10 +1,10 @@
-"""Anchor sizes, ratios, counts and centres (arcnn_lib.anchors)."""
+"""Anchor sizes, ratios, counts and centres (arcnn_lib.model.anchors)."""
 import math
 
 import pytest
 import torch
 
-from arcnn_lib.anchors import anchors_per_level, generate_anchors, level_centres
+from arcnn_lib.model.anchors import anchors_per_level, generate_anchors, level_centres
 from arcnn_lib.config import ARCNNConfig
 
 

@@ -1,10 +1,10 @@
-"""Navigator scores and part selection (arcnn_lib.attention)."""
+"""Navigator scores and part selection (arcnn_lib.model.attention)."""
 import pytest
 import torch
 from torchvision.ops import nms
 
-from arcnn_lib.anchors import generate_anchors
-from arcnn_lib.attention import Navigator, box_iou, select_parts
+from arcnn_lib.model.anchors import generate_anchors
+from arcnn_lib.model.attention import Navigator, box_iou, select_parts
 from arcnn_lib.config import ARCNNConfig
 
 
@@ -96,7 +96,7 @@ def _quota_by_hand(scores, anchors, levels, quota, m, iou):
 
 @pytest.mark.parametrize("profile", ["smoke", "paper"])
 def test_per_level_selection_fills_every_level_quota(profile):
-    from arcnn_lib.anchors import level_quota
+    from arcnn_lib.model.anchors import level_quota
     cfg = ARCNNConfig.from_profile(profile, part_selection="per_level")
     anchors = generate_anchors(cfg)
     levels, quota = level_quota(cfg)
@@ -113,7 +113,7 @@ def test_per_level_selection_fills_every_level_quota(profile):
 
 
 def test_per_level_quota_is_split_evenly_and_checked():
-    from arcnn_lib.anchors import level_quota
+    from arcnn_lib.model.anchors import level_quota
     _, quota = level_quota(ARCNNConfig.smoke(num_parts=4, num_concat=3,
                                              part_selection="per_level"))
     assert quota.tolist() == [2, 1, 1]          # the remainder goes to the finest level

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-from arcnn_lib.anchors import generate_anchors
-from arcnn_lib.attention import select_parts
+from arcnn_lib.model.anchors import generate_anchors
+from arcnn_lib.model.attention import select_parts
 from arcnn_lib.config import ARCNNConfig
-from arcnn_lib.losses import ranking_hinge_loss
+from arcnn_lib.model.losses import ranking_hinge_loss
 from arcnn_lib.model import ARCNN, normalise
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_step.py"

@@ -1,8 +1,8 @@
 """book_run: a chapter's model is trained once and reused only by the same settings and
-library (arcnn_lib.notebook)."""
+library (arcnn_lib.book.notebook)."""
 import torch
 
-import arcnn_lib.notebook as N
+import arcnn_lib.book.notebook as N
 from arcnn_lib.config import ARCNNConfig
 
 from engine_fixtures import TINY_N, TINY_SEED, engine_cache  # noqa: F401

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from arcnn_lib import checkpoint as C
+from arcnn_lib.engine import checkpoint as C
 
 
 def _ckpt(**extra):

@@ -1,7 +1,7 @@
-"""Batched crops equal a naive loop (arcnn_lib.crop)."""
+"""Batched crops equal a naive loop (arcnn_lib.model.crop)."""
 import torch
 
-from arcnn_lib.crop import crop_parts, crop_parts_naive
+from arcnn_lib.model.crop import crop_parts, crop_parts_naive
 
 
 def test_batched_crop_equals_naive_loop():

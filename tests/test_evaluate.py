@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from arcnn_lib.engine_data import map_boxes
-from arcnn_lib.evaluate import evaluate, main
-from arcnn_lib.pointing import box_hits, pointing_game
-from arcnn_lib.train import TrainConfig, train
+from arcnn_lib.engine.run_data import map_boxes
+from arcnn_lib.evaluation.evaluator import evaluate, main
+from arcnn_lib.evaluation.pointing import box_hits, pointing_game
+from arcnn_lib.engine.trainer import TrainConfig, train
 
 from engine_fixtures import TINY_N, engine_cache, tiny  # noqa: F401
 

@@ -1,4 +1,4 @@
-"""The paper's figures (arcnn_lib.figures) draw what they are given, with the Agg backend."""
+"""The paper's figures (arcnn_lib.results.figures) draw what they are given, with the Agg backend."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from arcnn_lib import figures  # noqa: E402
+from arcnn_lib.results import figures  # noqa: E402
 
 
 def predictions_frame(n=10, m=4, seed=0):

@@ -1,4 +1,4 @@
-"""Captum wrappers of arcnn_lib.interpret: units equal the model, attributions equal their
+"""Captum wrappers of arcnn_lib.evaluation.interpret: units equal the model, attributions equal their
 from-scratch definitions, the scores are right on cases worked by hand. Fast (tiny model)."""
 import math
 
@@ -9,7 +9,7 @@ import torch
 
 pytest.importorskip("captum")
 
-from arcnn_lib import interpret as I  # noqa: E402
+from arcnn_lib.evaluation import interpret as I  # noqa: E402
 from arcnn_lib.config import ARCNNConfig  # noqa: E402
 from arcnn_lib.model import ARCNN  # noqa: E402
 

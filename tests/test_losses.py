@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from arcnn_lib.config import ARCNNConfig
-from arcnn_lib.losses import arcnn_loss, ranking_hinge_loss
+from arcnn_lib.model.losses import arcnn_loss, ranking_hinge_loss
 from arcnn_lib.model import ARCNN
 
 

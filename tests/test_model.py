@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from arcnn_lib.anchors import generate_anchors
+from arcnn_lib.model.anchors import generate_anchors
 from arcnn_lib.config import ARCNNConfig
-from arcnn_lib.crop import crop_parts
+from arcnn_lib.model.crop import crop_parts
 from arcnn_lib.model import ARCNN, assemble_age, build_model
 
 

@@ -1,4 +1,4 @@
-"""Separate BatchNorm statistics for whole images and parts (arcnn_lib.part_norm)."""
+"""Separate BatchNorm statistics for whole images and parts (arcnn_lib.model.part_norm)."""
 import copy
 
 import pytest
@@ -7,8 +7,8 @@ from torch import nn
 
 from arcnn_lib.config import ARCNNConfig
 from arcnn_lib.model import ARCNN
-from arcnn_lib.part_norm import PartAwareBatchNorm2d, convert_part_norm, use_stream
-from arcnn_lib.recognition import FeatureExtractor
+from arcnn_lib.model.part_norm import PartAwareBatchNorm2d, convert_part_norm, use_stream
+from arcnn_lib.model.recognition import FeatureExtractor
 
 
 def _x(n, size, seed, shift=0.0):
@@ -119,7 +119,7 @@ def test_convert_part_norm_reaches_nested_layers():
 
 
 def test_train_config_passes_the_choice_to_the_model():
-    from arcnn_lib.train import TrainConfig
+    from arcnn_lib.engine.trainer import TrainConfig
     assert TrainConfig().model_config().separate_part_stats
     assert not TrainConfig(separate_part_stats=False).model_config().separate_part_stats
 

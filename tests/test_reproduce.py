@@ -1,10 +1,10 @@
-"""The reference-reproduction command on a tiny phantom (arcnn_lib.reproduce)."""
+"""The reference-reproduction command on a tiny phantom (arcnn_lib.results.reproduce)."""
 import json
 
 import pytest
 
-from arcnn_lib import reproduce
-from arcnn_lib.reference import load_reference
+from arcnn_lib.results import reproduce
+from arcnn_lib.results.reference import load_reference
 
 from engine_fixtures import phantom48  # noqa: F401
 
@@ -69,7 +69,7 @@ def test_budget_skips_what_does_not_fit(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_run_is_not_written(tmp_path, monkeypatch):
-    import arcnn_lib.train as T
+    import arcnn_lib.engine.trainer as T
     monkeypatch.setattr(T, "train", lambda cfg: {"interrupted": True, "epochs_done": 1})
     with pytest.raises(SystemExit, match="arcnn_male_k3 was interrupted after 1 epochs"):
         reproduce.main(["--data", str(tmp_path), "--out", str(tmp_path / "out"),

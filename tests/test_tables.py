@@ -1,10 +1,10 @@
-"""Fast tests of the side-by-side table helpers (arcnn_lib.tables)."""
+"""Fast tests of the side-by-side table helpers (arcnn_lib.results.tables)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from arcnn_lib.metrics import mae_from_frame
-from arcnn_lib.tables import (NOT_AVAILABLE, fmt, hardware_text, pooled_mae, reference_label,
+from arcnn_lib.evaluation.metrics import mae_from_frame
+from arcnn_lib.results.tables import (NOT_AVAILABLE, fmt, hardware_text, pooled_mae, reference_label,
                               sex_metrics, side_by_side, unit_maes, unit_names)
 
 

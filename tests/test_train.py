@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import torch
 
-import arcnn_lib.train as T
-from arcnn_lib import checkpoint as C
-from arcnn_lib.engine_utils import select_precision
-from arcnn_lib.loader import EpochOrder
-from arcnn_lib.train import TrainConfig, main, parse_args, train
+import arcnn_lib.engine.trainer as T
+from arcnn_lib.engine import checkpoint as C
+from arcnn_lib.engine.runtime import select_precision
+from arcnn_lib.data.loader import EpochOrder
+from arcnn_lib.engine.trainer import TrainConfig, main, parse_args, train
 
 from engine_fixtures import TINY_N, TINY_SEED, engine_cache, tiny  # noqa: F401
 
@@ -208,9 +208,9 @@ def test_baseline_for_one_sex_trains(tiny):
 _DRIVER = textwrap.dedent("""
     import json, os, sys
     import torch
-    import arcnn_lib.checkpoint as C
-    import arcnn_lib.engine_utils as E
-    from arcnn_lib.train import TrainConfig, train
+    import arcnn_lib.engine.checkpoint as C
+    import arcnn_lib.engine.runtime as E
+    from arcnn_lib.engine.trainer import TrainConfig, train
 
     writes = []
     save = C.save_atomic
@@ -257,7 +257,7 @@ def test_ddp_two_cpu_processes(tiny, tmp_path):
 
 
 def test_pretrained_reaches_the_model_config():
-    from arcnn_lib.train import TrainConfig, parse_args
+    from arcnn_lib.engine.trainer import TrainConfig, parse_args
     cfg = TrainConfig.for_profile("demo", data="phantom", pretrained=True)
     assert cfg.model_config().pretrained is True
     assert parse_args(["--data", "phantom", "--profile", "demo", "--pretrained",

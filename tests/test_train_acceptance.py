@@ -10,8 +10,8 @@ test MAE 14.5 months vs 57.5 for the median predictor (ratio 0.25); top-1 hit ra
 
 Same figures from the command line::
 
-    python -m arcnn_lib.train --data phantom --profile smoke --out runs/smoke
-    python -m arcnn_lib.evaluate --checkpoint runs/smoke/best.pt --out runs/smoke/eval
+    python -m arcnn_lib train --data phantom --profile smoke --out runs/smoke
+    python -m arcnn_lib evaluate --checkpoint runs/smoke/best.pt --out runs/smoke/eval
 
 This is the only slow engine test (run it alone with ``pytest tests/test_train_acceptance.py
 -s`` to see the figures). The run is deterministic (fixed seeds, a fixed number of epochs).
@@ -28,8 +28,8 @@ import time
 import warnings
 
 from arcnn_lib.config import ARCNNConfig
-from arcnn_lib.evaluate import evaluate
-from arcnn_lib.train import TrainConfig, train
+from arcnn_lib.evaluation.evaluator import evaluate
+from arcnn_lib.engine.trainer import TrainConfig, train
 
 BUDGET_S = 180.0
 CORES = 2

@@ -1,4 +1,4 @@
-"""Figure helpers draw what they are given (arcnn_lib.viz), with the Agg backend."""
+"""Figure helpers draw what they are given (arcnn_lib.results.viz), with the Agg backend."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,8 +8,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from arcnn_lib import viz  # noqa: E402
-from arcnn_lib.anchors import generate_anchors, grid_size  # noqa: E402
+from arcnn_lib.results import viz  # noqa: E402
+from arcnn_lib.model.anchors import generate_anchors, grid_size  # noqa: E402
 from arcnn_lib.config import ARCNNConfig  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 The book's notebooks start with::
 
-    from arcnn_lib.notebook import setup
+    from arcnn_lib.book.notebook import setup
     env = setup()
 
 ``env.profile`` and ``env.data`` come from ``ARCNN_PROFILE`` and ``ARCNN_DATA`` (read in
@@ -20,11 +20,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .config import ARCNNConfig, data_from_env, profile_from_env
-
-#: Where the real RSNA radiographs at 100 x 100 live beside a checkout of the repository.
-RSNA100_RELATIVE = Path("shared") / "data" / "rsna100"
-
+from ..config import ARCNNConfig, data_from_env, profile_from_env
+from ..data.paths import RSNA100
 
 @dataclass
 class BookEnv:
@@ -45,21 +42,15 @@ class BookEnv:
         return f"{data} / {self.profile} / {self.hardware}"
 
 
-def repo_root() -> Path:
-    """The checkout this library was imported from (meaningful for editable installs)."""
-    return Path(__file__).resolve().parents[1]
-
-
 def find_rsna100() -> Optional[Path]:
-    """The rsna100 folder beside the checkout (``../shared/data/rsna100``), or None."""
-    candidate = repo_root().parent / RSNA100_RELATIVE
-    return candidate if (candidate / "boneage-training-dataset.csv").is_file() else None
+    """The rsna100 folder beside the checkout (:data:`arcnn_lib.data.paths.RSNA100`), or None."""
+    return RSNA100 if (RSNA100 / "boneage-training-dataset.csv").is_file() else None
 
 
 def hardware_name(device: torch.device) -> str:
     """The GPU's name, or the CPU with its thread count (as the results' labels write it)."""
-    from .engine_utils import hardware
-    from .tables import hardware_text
+    from ..engine.runtime import hardware
+    from ..results.tables import hardware_text
     return hardware_text(hardware(device))
 
 
@@ -95,7 +86,7 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
 
 def book_runs_dir() -> Path:
     """Where the book keeps the models its chapters train (inside the data cache folder)."""
-    from .data.paths import default_cache_dir
+    from ..data.paths import default_cache_dir
     return default_cache_dir() / "book_runs"
 
 
@@ -103,7 +94,7 @@ def library_fingerprint() -> str:
     """A short hash of the library's source files, so that a model trained by another
     version of the library is never taken for one of this version."""
     import hashlib
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the whole arcnn_lib package
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode())
@@ -114,17 +105,17 @@ def library_fingerprint() -> str:
 def book_run(env: BookEnv, name: str, **overrides) -> dict:
     """Train a model for a chapter, or reuse the one an earlier chapter trained.
 
-    The run is :class:`arcnn_lib.train.TrainConfig` for ``env.profile`` and ``env.data``
+    The run is :class:`arcnn_lib.engine.trainer.TrainConfig` for ``env.profile`` and ``env.data``
     with ``overrides``; it lives in ``book_runs_dir() / name`` and is reused only when it was
     trained with exactly the same settings by the same library (:func:`library_fingerprint`).
-    Returns :func:`arcnn_lib.train.train`'s dict (``checkpoint``, ``history``, ...) plus
+    Returns :func:`arcnn_lib.engine.trainer.train`'s dict (``checkpoint``, ``history``, ...) plus
     ``reused``.
     """
     import json
 
     import pandas as pd
 
-    from .train import TrainConfig, train
+    from ..engine.trainer import TrainConfig, train
 
     out = book_runs_dir() / name
     cfg = TrainConfig.for_profile(env.profile, data=env.data, out=str(out), **overrides)

@@ -11,10 +11,10 @@ Liu et al. (MICCAI 2019) show two figures of results:
 and, for the synthetic phantom whose age cues sit in known boxes, one figure of our own:
 :func:`draw_pointing` (true cue regions against the chosen boxes, hits and misses).
 
-Every function takes arrays or the ``predictions.csv`` frame of :mod:`arcnn_lib.evaluate`
+Every function takes arrays or the ``predictions.csv`` frame of :mod:`arcnn_lib.evaluation.evaluator`
 (columns ``id``, ``male``, ``boneage``, ``pred``, ..., ``part{i}_x1/y1/x2/y2``,
 ``part{i}_score``) and returns the ``Figure`` it drew into. Boxes are (x1, y1, x2, y2) in
-network-input pixels, drawn in the box coordinates of :mod:`arcnn_lib.viz`. Ages are months.
+network-input pixels, drawn in the box coordinates of :mod:`arcnn_lib.results.viz`. Ages are months.
 """
 from __future__ import annotations
 
@@ -209,12 +209,12 @@ def draw_pointing(ax, image, regions, boxes, scores=None, k: int = 1,
 
     Regions (R, 4) are dashed white; the ``k`` best boxes (of (M, 4), ranked by ``scores``
     when given) are solid, green when their centre lies in a region (a hit, the rule of
-    :mod:`arcnn_lib.pointing`) and red otherwise, with their centre marked and their rank
+    :mod:`arcnn_lib.evaluation.pointing`) and red otherwise, with their centre marked and their rank
     written. Returns the Figure of ``ax``.
     """
     import torch
 
-    from .pointing import box_hits
+    from ..evaluation.pointing import box_hits
 
     img = viz._as_2d(image)
     regions = np.asarray(viz._to_numpy(regions), np.float64).reshape(-1, 4)

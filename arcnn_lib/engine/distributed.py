@@ -1,6 +1,6 @@
 """Multi-process training with ``torch.distributed`` (DDP), and the single-process default.
 
-``torchrun --nproc_per_node=N -m arcnn_lib.train ...`` sets ``RANK``, ``LOCAL_RANK`` and
+``torchrun --nproc_per_node=N -m arcnn_lib train ...`` sets ``RANK``, ``LOCAL_RANK`` and
 ``WORLD_SIZE``; :func:`setup` reads them, joins the process group (NCCL on CUDA, gloo on
 the CPU) and picks this process's device. Without those variables everything runs in one
 process and every helper here is a no-op, so the training loop has a single code path.

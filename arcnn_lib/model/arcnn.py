@@ -7,7 +7,7 @@ Forward pass for a batch of B radiographs, with M = ``num_parts`` and K = ``num_
 3. NMS and top-M pick M anchors per image: ``part_boxes`` (B, M, 4), ``part_scores`` (B, M);
 4. the M parts are cropped from X and resized to P x P: (B * M, 1, P, P);
 5. the same feature extractor reads the parts (with its BatchNorm statistics of parts,
-   :mod:`arcnn_lib.part_norm`): (B, M, L);
+   :mod:`arcnn_lib.model.part_norm`): (B, M, L);
 6. heads give A_X, A_{R_i} and A_C (over X and the top-K parts), and Eq. 1 assembles
    A_asb = (A_C + A_X + sum_{i <= K} A_{R_i}) / (K + 2).
 """
@@ -21,7 +21,7 @@ from torch import nn
 
 from .anchors import generate_anchors, level_quota
 from .attention import Navigator, box_iou, gather_parts, select_parts
-from .config import ARCNNConfig
+from ..config import ARCNNConfig
 from .crop import crop_parts
 from .losses import LossTerms, arcnn_loss
 from .recognition import FeatureExtractor, RecognitionHeads
@@ -90,7 +90,7 @@ class ARCNN(nn.Module):
     ``images`` are (B, 1, S, S) grey radiographs, float in [0, 1] or uint8, S =
     ``config.image_size``; ``male`` (B,) bool is needed only when ``config.use_sex``.
     ``boxes`` (B, M, 4), optional, replaces the navigator's choice of parts (interpretation
-    holds the selection fixed, :mod:`arcnn_lib.interpret`); the output's ``part_scores`` are
+    holds the selection fixed, :mod:`arcnn_lib.evaluation.interpret`); the output's ``part_scores`` are
     then None.
     """
 

@@ -6,7 +6,7 @@ configuration is stored as ``ARCNNConfig.to_dict()``, the training configuration
 and every random number generator state as tensors (:func:`rng_state` /
 :func:`set_rng_state`).
 
-Layout of a training checkpoint (written by :mod:`arcnn_lib.train`)::
+Layout of a training checkpoint (written by :mod:`arcnn_lib.engine.trainer`)::
 
     {
       "format": "arcnn-checkpoint/1",

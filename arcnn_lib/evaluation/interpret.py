@@ -52,8 +52,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .crop import crop_parts
-from .model import normalise, unit_grey
+from ..model.crop import crop_parts
+from ..model.arcnn import normalise, unit_grey
 
 UNITS = ("x", "part", "concat", "asb")
 Boxes = Union[torch.Tensor, Sequence[torch.Tensor]]

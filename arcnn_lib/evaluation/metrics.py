@@ -54,7 +54,7 @@ def output_suffixes(output, num_parts: int) -> List[str]:
 
 def mae_from_frame(pred: pd.DataFrame, target: str = "boneage") -> Dict[str, object]:
     """``mae``, ``mae_x``, ``mae_concat``, ``mae_parts`` (list) and ``n`` of a predictions
-    frame with columns ``pred``, ``pred_x``, ... (see :mod:`arcnn_lib.evaluate`)."""
+    frame with columns ``pred``, ``pred_x``, ... (see :mod:`arcnn_lib.evaluation.evaluator`)."""
     y = pred[target].to_numpy(np.float64)
     res: Dict[str, object] = {"n": int(len(pred))}
 

@@ -1,6 +1,6 @@
 """Reading the reference results of real runs (``results/reference/`` and its siblings).
 
-:mod:`arcnn_lib.reproduce` writes them; the book's tables and figures read them here.
+:mod:`arcnn_lib.results.reproduce` writes them; the book's tables and figures read them here.
 ``results/reference/`` always holds the newest full set made with the current library;
 ``results/reference_gpu_first/`` keeps the first GPU set, made before two fixes (the
 navigator's detached input and the separate BatchNorm statistics of parts), because chapter 7
@@ -27,13 +27,13 @@ from typing import List, Optional
 
 import pandas as pd
 
-from .notebook import repo_root
+from ..data.paths import REPO_ROOT
 
 #: Where the reference results live in a checkout: the newest full set ...
 REFERENCE_DIR = Path("results") / "reference"
 #: ... and the first GPU set (before the fixes), with the GPU benchmark.
 FIRST_GPU_DIR = Path("results") / "reference_gpu_first"
-#: Seeded ablations on the validation split (:mod:`arcnn_lib.ablation`).
+#: Seeded ablations on the validation split (:mod:`arcnn_lib.results.ablation`).
 ABLATION_DIR = Path("results") / "ablation"
 #: The paper's reported MAE in months (Liu et al. 2019, Sec. 3).
 PAPER_MAE = {"male": 4.32, "female": 4.44, "all": 4.38}
@@ -88,7 +88,7 @@ def _find(root, folder: Path, filename: str) -> Optional[Path]:
     """``root/filename``, or else ``folder/filename`` under the checkout the library was
     imported from, the working folder or its parent (a notebook run from ``book/``)."""
     candidates = [Path(root)] if root is not None else [
-        base / folder for base in (repo_root(), Path.cwd(), Path.cwd().parent)]
+        base / folder for base in (REPO_ROOT, Path.cwd(), Path.cwd().parent)]
     for candidate in candidates:
         if (candidate / filename).is_file():
             return candidate / filename
@@ -109,7 +109,7 @@ def load_reference(root=None, folder=REFERENCE_DIR) -> Optional[ReferenceResults
 
 
 def load_ablation(root=None) -> Optional[dict]:
-    """``ablation.json`` of :mod:`arcnn_lib.ablation` (in ``root``, else in
+    """``ablation.json`` of :mod:`arcnn_lib.results.ablation` (in ``root``, else in
     ``results/ablation`` found as for :func:`load_reference`), or None."""
     path = _find(root, ABLATION_DIR, "ablation.json")
     return json.loads(path.read_text()) if path is not None else None

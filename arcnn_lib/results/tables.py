@@ -2,7 +2,7 @@
 
 The book's Tables 1-3 put three sources next to each other, each labelled with its data,
 profile and hardware. Every source is a *metrics dict* in the format of
-:func:`arcnn_lib.evaluate.evaluate` (``mae``, ``mae_x``, ``mae_concat``, ``mae_parts``,
+:func:`arcnn_lib.evaluation.evaluator.evaluate` (``mae``, ``mae_x``, ``mae_concat``, ``mae_parts``,
 ``n``, and the same under ``male`` / ``female``), or None when the source is absent (e.g. no
 ``results/reference/`` in this checkout). This module turns them into rows and formats the
 cells, writing :data:`NOT_AVAILABLE` where a value is missing instead of inventing one.
@@ -141,14 +141,14 @@ def markdown_table(table: pd.DataFrame) -> str:
 def reference_markdown(tables: Mapping, manifest: Mapping, paper_mae: Mapping) -> str:
     """Tables 1-3 of a reference set beside the paper's headline MAEs, as Markdown.
 
-    ``tables`` is the ``tables.json`` of :mod:`arcnn_lib.reproduce`, ``manifest`` its
+    ``tables`` is the ``tables.json`` of :mod:`arcnn_lib.results.reproduce`, ``manifest`` its
     ``manifest.json``; every number comes from them (or ``paper_mae``), none is typed.
     """
     label = reference_label(manifest)
     pretrained = "ImageNet weights" if manifest.get("pretrained") else "trained from scratch"
     out = [f"# Reference tables: {label}", "",
            f"Generated from `tables.json` and `manifest.json` by `python -m "
-           f"arcnn_lib.reproduce`; {pretrained}; commit `{manifest.get('git_commit', '?')}`, "
+           f"arcnn_lib.results.reproduce`; {pretrained}; commit `{manifest.get('git_commit', '?')}`, "
            f"{manifest.get('date', '?')}. Command: `{manifest.get('command', '?')}`. MAE in "
            "months on the test split. The paper's column holds only its headline MAEs "
            "(Liu et al., MICCAI 2019: 448 px, ImageNet-pretrained ResNet-50, full-resolution "

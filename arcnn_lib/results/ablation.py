@@ -2,7 +2,7 @@
 
 ::
 
-    python -m arcnn_lib.ablation --data DIR --out results/ablation --profile smoke \\
+    python -m arcnn_lib ablation --data DIR --out results/ablation --profile smoke \\
         --epochs 10 --seeds 0 1 2
 
 Why AR-CNN trails the single-stage baseline on real radiographs is a question about
@@ -15,7 +15,7 @@ variant                     what changes against the library's default ``arcnn``
 ==========================  ================================================================
 ``arcnn``                   nothing (separate BatchNorm statistics for images and parts)
 ``arcnn_shared_stats``      one set of BatchNorm running statistics for images and parts, as
-                            in the paper and NTS-Net (:mod:`arcnn_lib.part_norm`)
+                            in the paper and NTS-Net (:mod:`arcnn_lib.model.part_norm`)
 ``arcnn_no_clip``           no gradient-norm clipping (``grad_clip = 0``)
 ``arcnn_parts_per_level``   each anchor scale gives M / 3 of the parts (an extension), so the
                             navigator keeps ranking parts of every scale
@@ -40,7 +40,7 @@ from typing import Dict, Optional, Sequence
 
 import pandas as pd
 
-from .engine_utils import git_commit, provenance
+from ..engine.runtime import git_commit, provenance
 
 #: Variant name -> (model kind, TrainConfig overrides).
 VARIANTS: Dict[str, tuple] = {
@@ -58,7 +58,7 @@ UNIT_COLUMNS = {"val_mae": "assembled", "val_mae_x": "X", "val_mae_concat": "C",
 
 def run_variant(args, variant: str, seed: int) -> dict:
     """Train one variant with one seed; its validation MAEs at the best epoch."""
-    from .train import TrainConfig, train
+    from ..engine.trainer import TrainConfig, train
     kind, over = VARIANTS[variant]
     cfg = TrainConfig.for_profile(
         args.profile, data=args.data, out=str(Path(args.work) / f"{variant}_seed{seed}"),
@@ -101,7 +101,7 @@ def summarise(rows: pd.DataFrame) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m arcnn_lib.ablation", description=__doc__.split(
+    p = argparse.ArgumentParser(prog="python -m arcnn_lib ablation", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder of RSNA radiographs (any layout)")
     p.add_argument("--data-name", default="rsna100", help="name recorded for the data set")
@@ -142,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "data": args.data_name, "profile": args.profile, "pretrained": False, "sex": "male",
         "num_concat": 3, "epochs": args.epochs, "seeds": args.seeds,
         "split_seed": args.split_seed, "split": "val",
-        "command": (f"python -m arcnn_lib.ablation --data <{args.data_name} folder> "
+        "command": (f"python -m arcnn_lib ablation --data <{args.data_name} folder> "
                     f"--profile {args.profile} --epochs {args.epochs} --seeds "
                     + " ".join(map(str, args.seeds)) + f" --split-seed {args.split_seed} "
                     "--variants " + " ".join(args.variants)),

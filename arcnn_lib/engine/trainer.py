@@ -1,15 +1,15 @@
 """Training AR-CNN (and the single-stage baseline): the loop, the Python API and the CLI.
 
-Command line (``python -m arcnn_lib.train --help`` lists every flag)::
+Command line (``python -m arcnn_lib train --help`` lists every flag)::
 
-    python -m arcnn_lib.train --data phantom --profile smoke --sex all --out runs/smoke
-    python -m arcnn_lib.train --data DIR --profile paper --sex male --out runs/male
-    python -m arcnn_lib.train ... --resume                 # continue OUT/last.pt
-    torchrun --nproc_per_node=4 -m arcnn_lib.train ...     # DDP, one process per GPU
+    python -m arcnn_lib train --data phantom --profile smoke --sex all --out runs/smoke
+    python -m arcnn_lib train --data DIR --profile paper --sex male --out runs/male
+    python -m arcnn_lib train ... --resume                 # continue OUT/last.pt
+    torchrun --nproc_per_node=4 -m arcnn_lib train ...     # DDP, one process per GPU
 
 Python (what the book calls)::
 
-    from arcnn_lib.train import TrainConfig, train
+    from arcnn_lib.engine.trainer import TrainConfig, train
     result = train(TrainConfig.for_profile("smoke", data="phantom", out="runs/smoke"))
     result["best_val_mae"], result["history"]        # a float, a DataFrame (metrics.csv)
 
@@ -18,7 +18,7 @@ What one run does
 1. Data: ``--data phantom`` renders a synthetic phantom set (``--phantom-n`` images,
    ``--phantom-seed``) into the cache folder on first use and reuses it after;
    otherwise ``--data`` is a folder in an RSNA layout. The images go through the uint8 cache
-   (:mod:`arcnn_lib.engine_data`), the seeded stratified split is written to
+   (:mod:`arcnn_lib.engine.run_data`), the seeded stratified split is written to
    ``OUT/split.csv``, and ``--sex`` keeps one sex (the paper trains one model per sex) or
    both (``all``; with the sex as an extra input, ``config.use_sex = True``, an extension).
 2. Model: ``--model arcnn`` (:class:`arcnn_lib.model.ARCNN`) or ``baseline`` (the
@@ -28,7 +28,7 @@ What one run does
    warm-up over the first ``warmup_fraction`` of the steps, then a cosine decay to
    ``min_lr_fraction * lr``, stepped every batch; gradients clipped to ``grad_clip``.
 4. Precision: bf16 autocast on GPUs that support it, fp16 with a ``GradScaler`` on older
-   GPUs, fp32 on the CPU (:func:`arcnn_lib.engine_utils.select_precision`); channels_last
+   GPUs, fp32 on the CPU (:func:`arcnn_lib.engine.runtime.select_precision`); channels_last
    on the GPU.
 5. Every epoch: validation MAE of every unit on the ``val`` split, one row of
    ``OUT/metrics.csv`` (``epoch``, ``train_loss``, ``train_cls``, ``train_att``,
@@ -63,11 +63,11 @@ from torch import nn
 
 from . import checkpoint as ckpt_io
 from . import distributed as D
-from .loader import EpochOrder, iterate
-from .config import PROFILES, ARCNNConfig
-from .engine_utils import (AMP_CHOICES, MetricsLog, Precision, StopFlag, seed_everything,
+from ..data.loader import EpochOrder, iterate
+from ..config import PROFILES, ARCNNConfig
+from .runtime import (AMP_CHOICES, MetricsLog, Precision, StopFlag, seed_everything,
                            select_precision, set_threads)
-from .metrics import output_suffixes, stack_units
+from ..evaluation.metrics import output_suffixes, stack_units
 
 SEXES = ("male", "female", "all")
 MODEL_KINDS = ("arcnn", "baseline")
@@ -308,7 +308,7 @@ def build_scheduler(optimizer, total_steps: int, cfg: TrainConfig):
 def _augment_fn():
     """The data layer's GPU augmentation, or None when it is not available."""
     try:
-        from .data.augment import gpu_augment
+        from ..data.augment import gpu_augment
         return gpu_augment
     except ImportError:
         return None
@@ -428,8 +428,8 @@ def train(config: Union[TrainConfig, argparse.Namespace, dict, None] = None, **o
 
 
 def _train(cfg: TrainConfig, info: D.DistInfo) -> dict:
-    from .engine_data import prepare_run_data
-    from .model import build_model
+    from .run_data import prepare_run_data
+    from ..model.arcnn import build_model
 
     t_start = time.time()
     out = Path(cfg.out)
@@ -681,7 +681,7 @@ def _numeric(df: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m arcnn_lib.train",
+        prog="python -m arcnn_lib train",
         description="Train AR-CNN (Liu et al., MICCAI 2019) or the single-stage baseline on "
                     "RSNA bone age data or the synthetic phantom. Under torchrun every process "
                     "trains one DDP replica; only rank 0 writes.")

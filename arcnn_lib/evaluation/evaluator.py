@@ -2,12 +2,12 @@
 
 Command line::
 
-    python -m arcnn_lib.evaluate --checkpoint runs/smoke/best.pt --data phantom \\
+    python -m arcnn_lib evaluate --checkpoint runs/smoke/best.pt --data phantom \\
         --split test --out runs/smoke/eval
 
 Python::
 
-    from arcnn_lib.evaluate import evaluate
+    from arcnn_lib.evaluation.evaluator import evaluate
     res = evaluate("runs/smoke/best.pt", data="phantom", split="test", out="runs/smoke/eval")
     res["metrics"]["mae"], res["predictions"]          # a float, a DataFrame
 
@@ -17,7 +17,7 @@ Outputs in ``OUT``:
     ``mae`` (the assembled estimate A_asb), ``mae_x``, ``mae_concat``, ``mae_parts`` (list
     over the M parts, best-scored first), ``n``; the same under ``male`` and ``female``;
     ``median_baseline_mae`` (always predicting the training split's median age);
-    ``pointing`` (phantom only, see :mod:`arcnn_lib.pointing`); and provenance: ``config``
+    ``pointing`` (phantom only, see :mod:`arcnn_lib.evaluation.pointing`); and provenance: ``config``
     (model and training configuration), ``data`` (folder, split file, split name, sex),
     ``checkpoint`` (path, epoch, its validation MAE), ``git_commit``, ``hardware``,
     ``versions``, ``date``, ``wall_seconds``.
@@ -48,11 +48,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import checkpoint as ckpt_io
-from .config import ARCNNConfig
-from .engine_data import RunData, prepare_run_data
-from .engine_utils import AMP_CHOICES, Precision, provenance, select_precision, set_threads
-from .loader import EpochOrder, iterate
+from ..engine import checkpoint as ckpt_io
+from ..config import ARCNNConfig
+from ..engine.run_data import RunData, prepare_run_data
+from ..engine.runtime import AMP_CHOICES, Precision, provenance, select_precision, set_threads
+from ..data.loader import EpochOrder, iterate
 from .metrics import mae_from_frame, median_baseline_mae, output_suffixes, stack_units
 from .pointing import pointing_game, regions_by_id
 
@@ -64,7 +64,7 @@ def load_model(checkpoint: os.PathLike, device: torch.device = torch.device("cpu
 
     Returns ``(model, model_config, checkpoint_dict)``.
     """
-    from .model import build_model
+    from ..model.arcnn import build_model
     state = ckpt_io.load(checkpoint, map_location="cpu")
     model_cfg = ARCNNConfig.from_dict(state["model_config"])
     # the checkpoint holds every weight: never download ImageNet weights to overwrite them
@@ -147,7 +147,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
     ``OUT/predictions.csv`` when ``out`` is given.
 
     Args:
-        checkpoint: a ``last.pt`` / ``best.pt`` of :mod:`arcnn_lib.train`.
+        checkpoint: a ``last.pt`` / ``best.pt`` of :mod:`arcnn_lib.engine.trainer`.
         data: a data folder or ``phantom`` (default: the one the model was trained on; the
             phantom is regenerated with the run's size and seed).
         split: ``train``, ``val`` or ``test``.
@@ -176,7 +176,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
     if sex is not None and sex not in ("male", "female", "all"):
         raise ValueError(f"unknown sex {sex!r}; choose male, female or all")
 
-    from .distributed import pick_device
+    from ..engine.distributed import pick_device
     dev = pick_device(device)
     if dev.type == "cpu":
         set_threads(num_threads)
@@ -188,7 +188,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
     data = data if data is not None else tcfg.get("data", "phantom")
     sex = sex or tcfg.get("sex", "all")
     split_file = Path(split_csv) if split_csv is not None else _default_split_csv(checkpoint, state)
-    from .train import TrainConfig
+    from ..engine.trainer import TrainConfig
     run = prepare_run_data(
         data, model_cfg.image_size, out_dir=None,
         seed=int(TrainConfig.from_dict(tcfg).effective_split_seed),
@@ -218,7 +218,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
             torch.from_numpy(boxes.copy()), torch.from_numpy(scores.copy()), regions,
             model.anchors.detach().cpu(), k=max(1, model_cfg.num_concat), seed=pointing_seed)
         metrics["pointing"]["rule"] = ("hit: the centre of a selected box lies inside a true "
-                                       "cue region (see arcnn_lib.pointing)")
+                                       "cue region (see arcnn_lib.evaluation.pointing)")
 
     prov = provenance(dev)
     metrics.update({
@@ -257,7 +257,7 @@ def _jsonable(v):
 
 # ---------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m arcnn_lib.evaluate",
+    p = argparse.ArgumentParser(prog="python -m arcnn_lib evaluate",
                                 description="Evaluate an AR-CNN / baseline checkpoint: per-unit "
                                             "MAE, predictions with boxes, pointing game.")
     p.add_argument("--checkpoint", required=True, help="best.pt or last.pt of a training run")

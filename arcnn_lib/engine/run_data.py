@@ -58,7 +58,7 @@ def resolve_root(data: str, phantom_n: int = 800, phantom_seed: int = 0,
                  cache_dir=None, progress: bool = True) -> Path:
     """The data folder of ``data``: the folder itself, or the generated phantom."""
     if str(data) == "phantom":
-        from .data.phantom import phantom_folder
+        from ..data.phantom import phantom_folder
         return Path(phantom_folder(n=phantom_n, seed=phantom_seed, cache_dir=cache_dir,
                                    progress=progress))
     root = Path(data)
@@ -79,8 +79,8 @@ def prepare_run_data(data: str, image_size: int, out_dir: Optional[os.PathLike] 
     exists and ``reuse_split`` (a resumed run); else a new seeded stratified split written
     to ``OUT/split.csv``.
     """
-    from .data.cache import get_cache
-    from .data.splits import make_split, read_split_csv
+    from ..data.cache import get_cache
+    from ..data.splits import make_split, read_split_csv
 
     info = info or D.DistInfo()
     out_dir = Path(out_dir) if out_dir is not None else None
@@ -160,8 +160,8 @@ def regions_in_cache_pixels(root: os.PathLike, size: int) -> pd.DataFrame:
     """The phantom's true cue regions (``read_regions``) mapped into cache pixels."""
     from PIL import Image
 
-    from .data.layouts import read_index
-    from .data.phantom import read_regions
+    from ..data.layouts import read_index
+    from ..data.phantom import read_regions
 
     regions = read_regions(root).copy()
     regions["id"] = regions["id"].astype(str)

@@ -13,10 +13,10 @@ is the familiar ``(i + 1/2) t``, and when it does not (448 / 128 = 3.5) the grid
 symmetric instead of hanging off one edge.
 
 Anchors are not clipped: a part that reaches outside the image is padded when it is cropped
-(:mod:`arcnn_lib.crop`), so every anchor keeps exactly its configured size.
+(:mod:`arcnn_lib.model.crop`), so every anchor keeps exactly its configured size.
 
 Order. Anchors are listed level by level, then row (y), column (x), ratio -- the order in
-which :class:`arcnn_lib.attention.Navigator` flattens its score maps.
+which :class:`arcnn_lib.model.attention.Navigator` flattens its score maps.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import List, Tuple
 
 import torch
 
-from .config import ARCNNConfig
+from ..config import ARCNNConfig
 
 
 def grid_size(image_size: int, stride: int) -> int:

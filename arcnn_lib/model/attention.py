@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
-from .config import ARCNNConfig
+from ..config import ARCNNConfig
 
 
 class Navigator(nn.Module):
@@ -28,7 +28,7 @@ class Navigator(nn.Module):
         config: supplies the number of levels, ratios and the head width.
 
     ``forward(fmap)``: fmap (B, C, H, W) of stride ``config.anchor_strides[0]``
-    -> scores (B, A), in the anchor order of :func:`arcnn_lib.anchors.generate_anchors`.
+    -> scores (B, A), in the anchor order of :func:`arcnn_lib.model.anchors.generate_anchors`.
     """
 
     def __init__(self, in_channels: int, config: ARCNNConfig):
@@ -110,7 +110,7 @@ def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,
     unused = torch.ones(B, A, dtype=torch.bool, device=scores.device)     # not selected
     open_level = torch.ones(B, A, dtype=torch.bool, device=scores.device)  # quota not reached
     if level_quota is not None:
-        levels, quota = level_quota        # checked by arcnn_lib.anchors.level_quota
+        levels, quota = level_quota        # checked by arcnn_lib.model.anchors.level_quota
         taken = torch.zeros(B, len(quota), dtype=torch.long, device=scores.device)
     picks = []
     for _ in range(num_parts):

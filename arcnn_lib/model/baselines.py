@@ -11,9 +11,9 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .config import ARCNNConfig
+from ..config import ARCNNConfig
 from .losses import LossTerms, single_stage_loss
-from .model import ARCNNOutput, normalise_images
+from .arcnn import ARCNNOutput, normalise_images
 from .recognition import FeatureExtractor, append_sex
 
 

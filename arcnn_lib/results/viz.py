@@ -86,12 +86,12 @@ def draw_anchors(ax, anchors, image_size: int, colors: Optional[Sequence[str]] =
 
     The view is widened to show anchors that reach outside the image (they are not clipped);
     ``centres`` marks each anchor's centre with a dot; ``grid_stride`` draws the borders of
-    the cells of that level (see :func:`arcnn_lib.anchors.level_centres`). The y axis points
+    the cells of that level (see :func:`arcnn_lib.model.anchors.level_centres`). The y axis points
     down, as in images.
     """
     from matplotlib.patches import Rectangle
 
-    from .anchors import level_centres
+    from ..model.anchors import level_centres
 
     a = _to_numpy(anchors).reshape(-1, 4)
     s = float(image_size)
@@ -119,11 +119,11 @@ def draw_score_map(ax, scores, image_size: int, stride: int, cmap: str = "magma"
     """Overlay one level's scores (n, n) on an image of side ``image_size``.
 
     Cell (i, j) of a stride-``stride`` level is centred at the anchor centres of
-    :func:`arcnn_lib.anchors.level_centres` and is ``stride`` pixels wide, so the map is
+    :func:`arcnn_lib.model.anchors.level_centres` and is ``stride`` pixels wide, so the map is
     placed exactly over the pixels its anchors are centred on. Returns the ``AxesImage``
     (for a colour bar).
     """
-    from .anchors import level_centres
+    from ..model.anchors import level_centres
 
     a = _to_numpy(scores)
     c = level_centres(image_size, stride).numpy()

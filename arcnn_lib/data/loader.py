@@ -23,7 +23,7 @@ from typing import Iterator, List, NamedTuple
 import numpy as np
 import torch
 
-from .data.batches import epoch_order
+from .batches import epoch_order
 
 
 class Batch(NamedTuple):

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m arcnn_lib.reproduce --data DIR --out results/reference --work runs/reference
+    python -m arcnn_lib reproduce --data DIR --out results/reference --work runs/reference
 
 ``DIR`` holds RSNA radiographs in any public layout (the book's reference runs use
 ``rsna100``: 11,611 RSNA training radiographs at 100 x 100). Every run is trained from
@@ -44,7 +44,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .engine_utils import git_commit, provenance
+from ..engine.runtime import git_commit, provenance
 from .reference import PAPER_MAE
 from .tables import pooled_mae
 
@@ -95,7 +95,7 @@ def _sanitise(metrics: dict, run: Run, data_name: str, commit: Optional[str]) ->
 
 
 def _train_config(args, run: Run, epochs: int, stop_after: Optional[int] = None):
-    from .train import TrainConfig
+    from ..engine.trainer import TrainConfig
     over = dict(data=args.data, out=str(Path(args.work) / run.name), sex=run.sex,
                 model=run.model, epochs=epochs, seed=args.seed, overwrite=True,
                 progress=not args.quiet, cache_dir=args.cache_dir)
@@ -112,7 +112,7 @@ def _train_config(args, run: Run, epochs: int, stop_after: Optional[int] = None)
 
 def choose_epochs(args, runs: Sequence[Run], budget_s: float) -> dict:
     """Time one epoch of the first run and fit every run into ``budget_s``."""
-    from .train import train
+    from ..engine.trainer import train
     probe = Run(runs[0].name + "_probe", runs[0].model, runs[0].sex, runs[0].num_concat)
     t0 = time.time()
     res = train(_train_config(args, probe, epochs=100, stop_after=2))
@@ -129,8 +129,8 @@ def choose_epochs(args, runs: Sequence[Run], budget_s: float) -> dict:
 
 def run_one(args, run: Run, epochs: int, out: Path, data_name: str) -> dict:
     """Train and evaluate one run; write its JSON and CSVs into ``out``."""
-    from .evaluate import evaluate
-    from .train import train
+    from ..evaluation.evaluator import evaluate
+    from ..engine.trainer import train
     t0 = time.time()
     res = train(_train_config(args, run, epochs))
     if res["interrupted"]:
@@ -201,10 +201,10 @@ def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
     matplotlib.use("Agg")
     import pandas as pd
 
-    from .engine_data import prepare_run_data
+    from ..engine.run_data import prepare_run_data
     from .figures import fig3_parts, part_boxes
     from .reference import load_reference
-    from .train import TrainConfig
+    from ..engine.trainer import TrainConfig
 
     frames = []
     for sex in ("male", "female"):
@@ -232,7 +232,7 @@ def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m arcnn_lib.reproduce", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m arcnn_lib reproduce", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder of RSNA radiographs (any layout)")
     p.add_argument("--data-name", default="rsna100", help="name recorded for the data set")
@@ -289,7 +289,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     epochs = plan["epochs"]
     manifest = {"data": args.data_name, "profile": args.profile, "pretrained": False,
                 "epochs": epochs, "plan": plan, "seed": args.seed, "runs": [], "skipped": [],
-                "command": (f"python -m arcnn_lib.reproduce --data <{args.data_name} folder> "
+                "command": (f"python -m arcnn_lib reproduce --data <{args.data_name} folder> "
                             f"--data-name {args.data_name} --profile {args.profile} "
                             f"--epochs {epochs} --seed {args.seed}"
                             + (f" --batch-size {args.batch_size}" if args.batch_size else "")

@@ -16,7 +16,7 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from .config import ARCNNConfig
+from ..config import ARCNNConfig
 from .part_norm import convert_part_norm, part_norm_layers, use_stream
 
 _WEIGHTS = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights",
@@ -68,7 +68,7 @@ class FeatureExtractor(nn.Module):
     where ``s`` is ``config.anchor_strides[0]``: stage 3 (s = 16) or stage 4 (s = 32) of the
     ResNet. Pass ``parts=True`` for crops R_i: with ``config.separate_part_stats`` the
     BatchNorm layers then read and update their statistics of parts
-    (:mod:`arcnn_lib.part_norm`); the weights are the same either way.
+    (:mod:`arcnn_lib.model.part_norm`); the weights are the same either way.
     """
 
     def __init__(self, config: ARCNNConfig):

@@ -1,0 +1,2 @@
+"""The book's helpers: a chapter's setup cell and its trained-once models
+(:mod:`.notebook`)."""

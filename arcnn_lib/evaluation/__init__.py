@@ -1,0 +1,2 @@
+"""Evaluation: predictions of a trained checkpoint, per-unit errors, the pointing game on
+known regions, and attribution with Captum (:mod:`.interpret`)."""

@@ -1,0 +1,13 @@
+"""The paper's pieces, one idea per module.
+
+:mod:`.anchors` (default anchors), :mod:`.attention` (the navigator and part selection),
+:mod:`.crop` (cropping the parts), :mod:`.recognition` (the feature extractor and the
+X / part / concat heads), :mod:`.part_norm` (part-aware BatchNorm), :mod:`.arcnn` (the
+assembled model, Eq. 1), :mod:`.losses` (Eqs. 2-5), :mod:`.baselines` (the single-stage
+regressor of Table 3).
+"""
+from .arcnn import ARCNN, ARCNNOutput, assemble_age, build_model, normalise, normalise_images, unit_grey
+from .baselines import SingleStageRegressor
+
+__all__ = ["ARCNN", "ARCNNOutput", "SingleStageRegressor", "assemble_age", "build_model",
+           "normalise", "normalise_images", "unit_grey"]
