@@ -13,10 +13,12 @@ The library behind the teaching book. Sub-packages, imported in one direction
 - :mod:`arcnn_lib.book`: the chapters' helpers.
 """
 from .config import PROFILES, ARCNNConfig
-from .engine.trainer import TrainConfig, train
-from .evaluation.evaluator import evaluate, load_model
+from .engine.config import TrainConfig
+from .engine.trainer import TrainResult, train
+from .evaluation.evaluator import EvalResult, evaluate, load_model
 from .model import ARCNN, ARCNNOutput, SingleStageRegressor, build_model
 
 __version__ = "0.1.0"
-__all__ = ["ARCNN", "ARCNNConfig", "ARCNNOutput", "PROFILES", "SingleStageRegressor",
-           "TrainConfig", "build_model", "evaluate", "load_model", "train", "__version__"]
+__all__ = ["ARCNN", "ARCNNConfig", "ARCNNOutput", "EvalResult", "PROFILES",
+           "SingleStageRegressor", "TrainConfig", "TrainResult", "build_model", "evaluate",
+           "load_model", "train", "__version__"]

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 #: command name -> the module that implements it
 COMMANDS = {
-    "train": "arcnn_lib.engine.trainer",
+    "train": "arcnn_lib.engine.cli",
     "evaluate": "arcnn_lib.evaluation.evaluator",
     "reproduce": "arcnn_lib.results.reproduce",
     "ablation": "arcnn_lib.results.ablation",

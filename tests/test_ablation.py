@@ -1,4 +1,5 @@
 """Controlled ablations on the validation split (arcnn_lib.results.ablation), on a tiny phantom."""
+from types import SimpleNamespace
 import json
 
 import pandas as pd
@@ -60,7 +61,7 @@ def test_load_ablation_finds_the_report(tmp_path):
 
 def test_an_interrupted_run_stops_with_its_name(tmp_path, monkeypatch):
     import arcnn_lib.engine.trainer as T
-    monkeypatch.setattr(T, "train", lambda cfg: {"interrupted": True, "epochs_done": 2})
+    monkeypatch.setattr(T, "train", lambda cfg: SimpleNamespace(interrupted=True, epochs_done=2))
     with pytest.raises(SystemExit, match="arcnn seed 0 was interrupted after 2 epochs"):
         ablation.main(["--data", str(tmp_path), "--out", str(tmp_path / "out"),
                        "--work", str(tmp_path / "work"), "--seeds", "0", "--quiet"])

@@ -102,5 +102,5 @@ def test_imports_flow_one_way():
 def test_the_scan_sees_what_it_checks():
     graph = _graph()
     assert "arcnn_lib.model.arcnn" in graph["arcnn_lib.model"]
-    assert any(t.startswith("arcnn_lib.model") for t in graph["arcnn_lib.engine.trainer"])
+    assert any(t.startswith("arcnn_lib.model") for t in graph["arcnn_lib.engine.run"])
     assert _layer("arcnn_lib.results.tables") > _layer("arcnn_lib.evaluation.metrics")

@@ -15,9 +15,9 @@ def test_reused_only_with_the_same_settings_and_library(engine_cache, monkeypatc
     tiny = dict(phantom_n=TINY_N, phantom_seed=TINY_SEED, epochs=1, batch_size=8,
                 progress=False, num_threads=2)
     first = N.book_run(env, "tiny", **tiny)
-    assert not first["reused"]
-    assert N.book_run(env, "tiny", **tiny)["reused"]
-    assert not N.book_run(env, "tiny", **{**tiny, "seed": 1})["reused"]    # settings changed
-    assert N.book_run(env, "tiny", **{**tiny, "seed": 1})["reused"]
+    assert not first.reused
+    assert N.book_run(env, "tiny", **tiny).reused
+    assert not N.book_run(env, "tiny", **{**tiny, "seed": 1}).reused    # settings changed
+    assert N.book_run(env, "tiny", **{**tiny, "seed": 1}).reused
     monkeypatch.setattr(N, "library_fingerprint", lambda: "another-version")
-    assert not N.book_run(env, "tiny", **{**tiny, "seed": 1})["reused"]    # library changed
+    assert not N.book_run(env, "tiny", **{**tiny, "seed": 1}).reused    # library changed

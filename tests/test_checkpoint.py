@@ -44,6 +44,19 @@ def test_load_errors_name_the_file(tmp_path):
         C.load(tmp_path / "other.pt")
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_checkpoint_gets_one_clear_error(tmp_path, damage):
+    good = tmp_path / "good.pt"
+    C.save_atomic({"format": C.FORMAT, "model": {"w": torch.arange(1000.0)}}, good)
+    data = good.read_bytes()
+    bad = tmp_path / "last.pt"
+    bad.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"not a checkpoint" * 8,
+                     "empty": b""}[damage])
+    with pytest.raises(ValueError, match="last.pt.*corrupt or truncated") as err:
+        C.load(bad)
+    assert "weights_only" not in str(err.value)
+
+
 def test_rng_state_roundtrip():
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
     random.gauss(0, 1)  # leaves a cached gaussian in Python's state

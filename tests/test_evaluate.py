@@ -10,7 +10,7 @@ import torch
 from arcnn_lib.engine.run_data import map_boxes
 from arcnn_lib.evaluation.evaluator import evaluate, main
 from arcnn_lib.evaluation.pointing import box_hits, pointing_game
-from arcnn_lib.engine.trainer import TrainConfig, train
+from arcnn_lib import TrainConfig, train
 
 from engine_fixtures import TINY_N, engine_cache, tiny  # noqa: F401
 
@@ -22,12 +22,12 @@ def trained(tiny):
 
 def test_evaluate_writes_metrics_and_predictions(trained, tmp_path):
     out = tmp_path / "eval"
-    res = evaluate(trained["checkpoint"], split="test", out=out, progress=False)
+    res = evaluate(trained.checkpoint, split="test", out=out, progress=False)
     m = json.loads((out / "metrics.json").read_text())
     pred = pd.read_csv(out / "predictions.csv", dtype={"id": str})
-    split = pd.read_csv(Path(trained["out_dir"]) / "split.csv", dtype=str)
+    split = pd.read_csv(Path(trained.out_dir) / "split.csv", dtype=str)
     assert sorted(pred["id"]) == sorted(split.loc[split["split"] == "test", "id"])
-    assert m["n"] == len(pred) == res["metrics"]["n"]
+    assert m["n"] == len(pred) == res.metrics["n"]
     assert m["male"]["n"] + m["female"]["n"] == m["n"]
     M = 6
     cols = ["id", "male", "boneage", "pred", "pred_x", "pred_concat"] + \
@@ -51,23 +51,23 @@ def test_evaluate_writes_metrics_and_predictions(trained, tmp_path):
 
 def test_evaluate_cli_and_its_errors(trained, tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main(["--checkpoint", trained["checkpoint"], "--split", "val", "--out", str(out),
+    assert main(["--checkpoint", trained.checkpoint, "--split", "val", "--out", str(out),
                  "--no-progress"]) == 0
     assert "MAE" in capsys.readouterr().out and (out / "metrics.json").is_file()
     with pytest.raises(SystemExit):
         main(["--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)])
     assert "missing.pt" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--checkpoint", trained["checkpoint"], "--split", "holdout", "--out", str(out)])
+        main(["--checkpoint", trained.checkpoint, "--split", "holdout", "--out", str(out)])
     assert "train, val, test" in capsys.readouterr().err
 
 
 def test_baseline_evaluates_through_the_same_command(tiny, tmp_path):
     res = train(TrainConfig(**{**tiny, "model": "baseline"}))
-    ev = evaluate(res["checkpoint"], out=tmp_path / "ev", progress=False)
-    assert list(ev["predictions"].columns) == ["id", "male", "boneage", "pred", "pred_x"]
-    assert ev["metrics"]["mae"] == pytest.approx(ev["metrics"]["mae_x"])
-    assert ev["metrics"]["mae_parts"] == [] and "pointing" not in ev["metrics"]
+    ev = evaluate(res.checkpoint, out=tmp_path / "ev", progress=False)
+    assert list(ev.predictions.columns) == ["id", "male", "boneage", "pred", "pred_x"]
+    assert ev.metrics["mae"] == pytest.approx(ev.metrics["mae_x"])
+    assert ev.metrics["mae_parts"] == [] and "pointing" not in ev.metrics
 
 
 # ---------------------------------------------------------------------------- pointing game

@@ -10,6 +10,7 @@ import torch
 pytest.importorskip("captum")
 
 from arcnn_lib.evaluation import interpret as I  # noqa: E402
+from arcnn_lib.evaluation import stability as St  # noqa: E402
 from arcnn_lib.config import ARCNNConfig  # noqa: E402
 from arcnn_lib.model import ARCNN  # noqa: E402
 
@@ -144,39 +145,39 @@ def test_map_boxes_back_follows_the_content():
     img = torch.zeros(1, 1, S, S)
     img[..., 10:20, 30:50] = 1.0                     # rows 10-19, columns 30-49
     for angle, scale in ((0.0, 1.5), (90.0, 1.0), (0.0, 0.8)):
-        moved, theta = I.transform_images(img, angle, scale)
+        moved, theta = St.transform_images(img, angle, scale)
         ys, xs = torch.nonzero(moved[0, 0] > 0.5, as_tuple=True)
         found = torch.tensor([[[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]]).double()
-        back = I.map_boxes_back(found, theta, S)[0, 0]
+        back = St.map_boxes_back(found, theta, S)[0, 0]
         torch.testing.assert_close(back, torch.tensor([30.0, 10.0, 50.0, 20.0]).double(),
                                    atol=1.5, rtol=0)
 
 
 def test_invert_theta():
-    th = I.affine_theta(17.0, 1.3, batch=2)
+    th = St.affine_theta(17.0, 1.3, batch=2)
     full = torch.cat([th, torch.tensor([[[0.0, 0.0, 1.0]]]).expand(2, 1, 3)], 1)
-    inv = torch.cat([I.invert_theta(th), torch.tensor([[[0.0, 0.0, 1.0]]]).expand(2, 1, 3)], 1)
+    inv = torch.cat([St.invert_theta(th), torch.tensor([[[0.0, 0.0, 1.0]]]).expand(2, 1, 3)], 1)
     torch.testing.assert_close(full @ inv, torch.eye(3).expand(2, 3, 3), atol=1e-6, rtol=0)
 
 
 def test_identity_transform_is_perfectly_stable(setup):
     model, images, male = setup
     unit = I.AgeUnit(model, "x")
-    st = I.attribution_stability(lambda z: I.attribute_ig(unit, z, male, n_steps=2), images,
+    st = St.attribution_stability(lambda z: I.attribute_ig(unit, z, male, n_steps=2), images,
                                  pool=4)
     assert (st["spearman"] > 0.999).all() and (st["topq_iou"] == 1).all()
-    bs = I.box_stability(model, images, male)
+    bs = St.box_stability(model, images, male)
     assert (bs["top1_iou"] == 1).all() and (bs["match_iou"] == 1).all()
     assert (bs["match_shift"] == 0).all()
 
 
 def test_rank_correlation_and_topq():
     a = torch.tensor([1.0, 2.0, 3.0, 4.0])
-    assert I.rank_correlation(a, a ** 3) == pytest.approx(1.0)
-    assert I.rank_correlation(a, -a) == pytest.approx(-1.0)
+    assert St.rank_correlation(a, a ** 3) == pytest.approx(1.0)
+    assert St.rank_correlation(a, -a) == pytest.approx(-1.0)
     # ties share their mean rank: [1, 1, 2] ranks as [1.5, 1.5, 3]
     tied = torch.tensor([1.0, 1.0, 2.0])
     expected = np.corrcoef([1.5, 1.5, 3.0], [1.0, 2.0, 3.0])[0, 1]
-    assert I.rank_correlation(tied, torch.tensor([1.0, 2.0, 3.0])) == pytest.approx(expected)
-    assert I.topq_iou(a, a, 0.5) == 1.0
-    assert I.topq_iou(a, -a, 0.5) == 0.0
+    assert St.rank_correlation(tied, torch.tensor([1.0, 2.0, 3.0])) == pytest.approx(expected)
+    assert St.topq_iou(a, a, 0.5) == 1.0
+    assert St.topq_iou(a, -a, 0.5) == 0.0

@@ -119,7 +119,7 @@ def test_convert_part_norm_reaches_nested_layers():
 
 
 def test_train_config_passes_the_choice_to_the_model():
-    from arcnn_lib.engine.trainer import TrainConfig
+    from arcnn_lib import TrainConfig
     assert TrainConfig().model_config().separate_part_stats
     assert not TrainConfig(separate_part_stats=False).model_config().separate_part_stats
 

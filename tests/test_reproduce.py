@@ -1,4 +1,5 @@
 """The reference-reproduction command on a tiny phantom (arcnn_lib.results.reproduce)."""
+from types import SimpleNamespace
 import json
 
 import pytest
@@ -70,7 +71,7 @@ def test_budget_skips_what_does_not_fit(tmp_path, monkeypatch):
 
 def test_an_interrupted_run_is_not_written(tmp_path, monkeypatch):
     import arcnn_lib.engine.trainer as T
-    monkeypatch.setattr(T, "train", lambda cfg: {"interrupted": True, "epochs_done": 1})
+    monkeypatch.setattr(T, "train", lambda cfg: SimpleNamespace(interrupted=True, epochs_done=1))
     with pytest.raises(SystemExit, match="arcnn_male_k3 was interrupted after 1 epochs"):
         reproduce.main(["--data", str(tmp_path), "--out", str(tmp_path / "out"),
                         "--work", str(tmp_path / "work"), "--epochs", "3",

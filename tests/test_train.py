@@ -17,10 +17,13 @@ import pytest
 import torch
 
 import arcnn_lib.engine.trainer as T
+from arcnn_lib.engine import optim
+from arcnn_lib.engine.config import PROFILE_DEFAULTS
 from arcnn_lib.engine import checkpoint as C
 from arcnn_lib.engine.runtime import select_precision
 from arcnn_lib.data.loader import EpochOrder
-from arcnn_lib.engine.trainer import TrainConfig, main, parse_args, train
+from arcnn_lib import TrainConfig, train
+from arcnn_lib.engine.cli import main, parse_args
 
 from engine_fixtures import TINY_N, TINY_SEED, engine_cache, tiny  # noqa: F401
 
@@ -71,7 +74,7 @@ def test_resume_without_checkpoint_and_reused_out_are_refused(tiny, capsys):
 def test_profile_defaults_and_overrides():
     cfg = TrainConfig.for_profile("smoke", data="phantom", out="o")
     assert (cfg.epochs, cfg.batch_size, cfg.lr) == tuple(
-        T.PROFILE_DEFAULTS["smoke"][k] for k in ("epochs", "batch_size", "lr"))
+        PROFILE_DEFAULTS["smoke"][k] for k in ("epochs", "batch_size", "lr"))
     cfg = TrainConfig.for_profile("paper", data="phantom", out="o", epochs=3, sex="male")
     assert cfg.epochs == 3 and cfg.model_config().image_size == 448
     assert not cfg.model_config().use_sex
@@ -81,7 +84,7 @@ def test_profile_defaults_and_overrides():
 
 # ---------------------------------------------------------------------------- pieces
 def test_lr_schedule_warmup_then_cosine():
-    f = T.lr_lambda(100, 0.1, 0.01)
+    f = optim.lr_lambda(100, 0.1, 0.01)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0)
     vals = [f(s) for s in range(10, 101)]
@@ -118,7 +121,7 @@ def test_precision_on_cpu_is_fp32_and_fp16_is_refused():
 # ---------------------------------------------------------------------------- runs
 def test_one_epoch_writes_metrics_split_and_checkpoints(tiny):
     res = train(TrainConfig(**tiny))
-    out = Path(res["out_dir"])
+    out = Path(res.out_dir)
     assert {"metrics.csv", "split.csv", "last.pt", "best.pt", "train_config.json"} <= \
         {p.name for p in out.iterdir()}
     hist = pd.read_csv(out / "metrics.csv")
@@ -130,7 +133,7 @@ def test_one_epoch_writes_metrics_split_and_checkpoints(tiny):
     ck = torch.load(out / "best.pt", weights_only=True)
     assert ck["epoch"] == 1 and ck["model_kind"] == "arcnn"
     assert ck["model_config"]["use_sex"] is True  # --sex all: sex is an input
-    assert res["best_val_mae"] == pytest.approx(hist["val_mae"].iloc[0], rel=1e-5)
+    assert res.best_val_mae == pytest.approx(hist["val_mae"].iloc[0], rel=1e-5)
     split = pd.read_csv(out / "split.csv", dtype=str)
     assert set(split["split"]) == {"train", "val", "test"} and len(split) == TINY_N
 
@@ -142,7 +145,7 @@ def test_split_seed_fixes_the_split_while_seed_varies(tiny, tmp_path):
     for name, over in (("s0", dict(seed=0)), ("s1_split0", dict(seed=1, split_seed=0)),
                        ("s1", dict(seed=1))):
         res = train(TrainConfig(**{**base, **over, "out": str(tmp_path / name)}))
-        splits[name] = pd.read_csv(Path(res["out_dir"]) / "split.csv", dtype=str)
+        splits[name] = pd.read_csv(Path(res.out_dir) / "split.csv", dtype=str)
     pd.testing.assert_frame_equal(splits["s0"], splits["s1_split0"])
     assert not splits["s0"].equals(splits["s1"])
     with pytest.raises(ValueError, match="split_seed"):
@@ -158,7 +161,7 @@ def _states_equal(a, b):
 def test_resume_after_one_epoch_equals_two_epochs_straight(tiny, tmp_path):
     kw = {**tiny, "epochs": 2}
     first = train(TrainConfig(**{**kw, "out": str(tmp_path / "a"), "stop_after_epochs": 1}))
-    assert first["epochs_done"] == 1
+    assert first.epochs_done == 1
     train(TrainConfig(**{**kw, "out": str(tmp_path / "a"), "resume": True}))
     train(TrainConfig(**{**kw, "out": str(tmp_path / "b")}))
     a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
@@ -184,7 +187,7 @@ def test_sigint_mid_epoch_saves_and_resumes_exactly(tiny, tmp_path, monkeypatch)
     interrupting.sent = False
     monkeypatch.setattr(T, "iterate", interrupting)
     res = train(TrainConfig(**{**kw, "out": str(tmp_path / "a")}))
-    assert res["interrupted"] and res["epochs_done"] == 0
+    assert res.interrupted and res.epochs_done == 0
     saved = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
     assert (saved["epoch"], saved["step_in_epoch"]) == (0, 2)
     monkeypatch.setattr(T, "iterate", real)
@@ -197,9 +200,9 @@ def test_sigint_mid_epoch_saves_and_resumes_exactly(tiny, tmp_path, monkeypatch)
 
 def test_baseline_for_one_sex_trains(tiny):
     res = train(TrainConfig(**{**tiny, "model": "baseline", "sex": "male"}))
-    ck = torch.load(res["checkpoint"], weights_only=True)
+    ck = torch.load(res.checkpoint, weights_only=True)
     assert ck["model_kind"] == "baseline" and ck["model_config"]["use_sex"] is False
-    hist = res["history"]
+    hist = res.history
     assert "val_mae_x" in hist and "val_mae_part1" not in hist
     assert (hist["train_att"] == 0).all()
 
@@ -210,7 +213,7 @@ _DRIVER = textwrap.dedent("""
     import torch
     import arcnn_lib.engine.checkpoint as C
     import arcnn_lib.engine.runtime as E
-    from arcnn_lib.engine.trainer import TrainConfig, train
+    from arcnn_lib import TrainConfig, train
 
     writes = []
     save = C.save_atomic
@@ -226,9 +229,9 @@ _DRIVER = textwrap.dedent("""
 
     res = train(TrainConfig(**json.loads(sys.argv[1])))
     rank, dest = int(os.environ["RANK"]), sys.argv[2]
-    torch.save(res["model"].state_dict(), os.path.join(dest, f"rank{rank}.pt"))
+    torch.save(res.model.state_dict(), os.path.join(dest, f"rank{rank}.pt"))
     with open(os.path.join(dest, f"rank{rank}.json"), "w") as f:
-        json.dump({"writes": writes, "world_size": res["world_size"]}, f)
+        json.dump({"writes": writes, "world_size": res.world_size}, f)
 """)
 
 
@@ -257,7 +260,8 @@ def test_ddp_two_cpu_processes(tiny, tmp_path):
 
 
 def test_pretrained_reaches_the_model_config():
-    from arcnn_lib.engine.trainer import TrainConfig, parse_args
+    from arcnn_lib import TrainConfig
+    from arcnn_lib.engine.cli import parse_args
     cfg = TrainConfig.for_profile("demo", data="phantom", pretrained=True)
     assert cfg.model_config().pretrained is True
     assert parse_args(["--data", "phantom", "--profile", "demo", "--pretrained",

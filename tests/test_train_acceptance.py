@@ -29,7 +29,7 @@ import warnings
 
 from arcnn_lib.config import ARCNNConfig
 from arcnn_lib.evaluation.evaluator import evaluate
-from arcnn_lib.engine.trainer import TrainConfig, train
+from arcnn_lib import TrainConfig, train
 
 BUDGET_S = 180.0
 CORES = 2
@@ -55,25 +55,25 @@ def test_smoke_profile_on_800_phantom_learns_age_and_points_at_cues(tmp_path):
                                   progress=False, num_threads=CORES)
     res = train(cfg)
     t_train = time.time() - t0 - t_data
-    ev = evaluate(res["checkpoint"], split="test", out=tmp_path / "eval", progress=False,
+    ev = evaluate(res.checkpoint, split="test", out=tmp_path / "eval", progress=False,
                   num_threads=2)
     elapsed, cpu = time.time() - t0, _cpu_seconds() - c0
 
-    m, p = ev["metrics"], ev["metrics"]["pointing"]
+    m, p = ev.metrics, ev.metrics["pointing"]
     report = {"test_mae": m["mae"], "median_predictor_mae": m["median_baseline_mae"],
               "ratio": m["mae"] / m["median_baseline_mae"], "mae_x": m["mae_x"],
               "mae_concat": m["mae_concat"], "top1_hit": p["top1"],
               "random_anchor_top1": p["random_top1"],
               "random_anchor_top1_expected": p["random_top1_expected"],
               f"top{p['k']}_hit": p["topk"], f"random_top{p['k']}": p["random_topk"],
-              "epochs_done": res["epochs_done"], "best_epoch": res["best_epoch"],
-              "interrupted": res["interrupted"],
+              "epochs_done": res.epochs_done, "best_epoch": res.best_epoch,
+              "interrupted": res.interrupted,
               "seconds_data": round(t_data, 1), "seconds_train": round(t_train, 1),
               "seconds_total": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
               "cores_used": round(cpu / elapsed, 2), "n_test": m["n"]}
     print("\nacceptance:", json.dumps(report, indent=1))
 
-    assert not res["interrupted"], f"training was interrupted by a signal: {report}"
+    assert not res.interrupted, f"training was interrupted by a signal: {report}"
     if cpu / elapsed >= 1.5:
         assert elapsed <= BUDGET_S, report
     elif elapsed > BUDGET_S:

@@ -11,17 +11,23 @@ and the paper profile on the full RSNA set on a Colab GPU.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
+import pandas as pd
 import torch
 
 from ..config import ARCNNConfig, data_from_env, profile_from_env
-from ..data.paths import RSNA100
+from ..data.paths import RSNA100, default_cache_dir
+from ..engine.config import TrainConfig
+from ..engine.distributed import pick_device
+from ..engine.runtime import hardware, seed_everything
+from ..engine.trainer import TrainResult, train
+from ..results.tables import hardware_text
 
 @dataclass
 class BookEnv:
@@ -49,23 +55,14 @@ def find_rsna100() -> Optional[Path]:
 
 def hardware_name(device: torch.device) -> str:
     """The GPU's name, or the CPU with its thread count (as the results' labels write it)."""
-    from ..engine.runtime import hardware
-    from ..results.tables import hardware_text
     return hardware_text(hardware(device))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
     """Pick profile, data and device from the environment, seed everything, style figures."""
     profile = profile_from_env()
     data = data_from_env()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device("auto")
     if device.type == "cpu":
         torch.set_num_threads(max(1, min(os.cpu_count() or 1, 4)))
     seed_everything(seed)
@@ -86,14 +83,12 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
 
 def book_runs_dir() -> Path:
     """Where the book keeps the models its chapters train (inside the data cache folder)."""
-    from ..data.paths import default_cache_dir
     return default_cache_dir() / "book_runs"
 
 
 def library_fingerprint() -> str:
     """A short hash of the library's source files, so that a model trained by another
     version of the library is never taken for one of this version."""
-    import hashlib
     root = Path(__file__).resolve().parents[1]  # the whole arcnn_lib package
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
@@ -102,20 +97,26 @@ def library_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def book_run(env: BookEnv, name: str, **overrides) -> dict:
+@dataclass
+class BookRun:
+    """A chapter's trained model: its run folder, ``best.pt``, the metrics.csv history, and
+    whether an earlier chapter's run was reused (``result`` is the :class:`TrainResult`
+    when it was trained just now, else None)."""
+
+    out_dir: str
+    checkpoint: str
+    history: pd.DataFrame
+    reused: bool
+    result: Optional[TrainResult] = None
+
+
+def book_run(env: BookEnv, name: str, **overrides) -> BookRun:
     """Train a model for a chapter, or reuse the one an earlier chapter trained.
 
     The run is :class:`arcnn_lib.engine.trainer.TrainConfig` for ``env.profile`` and ``env.data``
     with ``overrides``; it lives in ``book_runs_dir() / name`` and is reused only when it was
     trained with exactly the same settings by the same library (:func:`library_fingerprint`).
-    Returns :func:`arcnn_lib.engine.trainer.train`'s dict (``checkpoint``, ``history``, ...) plus
-    ``reused``.
     """
-    import json
-
-    import pandas as pd
-
-    from ..engine.trainer import TrainConfig, train
 
     out = book_runs_dir() / name
     cfg = TrainConfig.for_profile(env.profile, data=env.data, out=str(out), **overrides)
@@ -123,10 +124,11 @@ def book_run(env: BookEnv, name: str, **overrides) -> dict:
     key["library"] = library_fingerprint()
     stamp = out / "book_run.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == key and (out / "best.pt").is_file():
-        return {"out_dir": str(out), "checkpoint": str(out / "best.pt"), "reused": True,
-                "history": pd.read_csv(out / "metrics.csv")}
+        return BookRun(out_dir=str(out), checkpoint=str(out / "best.pt"),
+                       history=pd.read_csv(out / "metrics.csv"), reused=True)
     stamp.unlink(missing_ok=True)
     result = train(cfg, overwrite=True)
-    if not result.get("interrupted") and result.get("epochs_done") == cfg.epochs:
+    if not result.interrupted and result.epochs_done == cfg.epochs:
         stamp.write_text(json.dumps(key))  # only a finished run is offered for reuse
-    return {**result, "reused": False}
+    return BookRun(out_dir=result.out_dir, checkpoint=result.checkpoint, history=result.history,
+                   reused=False, result=result)

@@ -6,7 +6,8 @@ configuration is stored as ``ARCNNConfig.to_dict()``, the training configuration
 and every random number generator state as tensors (:func:`rng_state` /
 :func:`set_rng_state`).
 
-Layout of a training checkpoint (written by :mod:`arcnn_lib.engine.trainer`)::
+Layout of a training checkpoint (written by
+:func:`arcnn_lib.engine.run.checkpoint_state`)::
 
     {
       "format": "arcnn-checkpoint/1",
@@ -19,9 +20,13 @@ Layout of a training checkpoint (written by :mod:`arcnn_lib.engine.trainer`)::
       "step_in_epoch": int,          # batches done in the next epoch (> 0 after SIGINT)
       "global_step": int,
       "best_val_mae": float,         # inf before the first validation
+      "best_epoch": int | None,      # the epoch (1-based) of best_val_mae
       "rng": dict of tensors,        # rng_state()
-      "aug_rng": tensor,             # state of the augmentation generator
+      "aug_rng": [tensor, ...],      # the augmentation generator's state, one per rank
+      "epoch_sums": tensor | None,   # the running sums of an interrupted epoch (5,)
       "val_metrics": dict,           # the last validation metrics (floats)
+      "data": {"root": str, "split_csv": str, "phantom": bool},
+      "world_size": int, "precision": str,
     }
 
 Writes go to a temporary file in the same folder followed by :func:`os.replace`, so a
@@ -30,6 +35,7 @@ crash (or a second SIGINT) never leaves a truncated ``last.pt`` behind.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
 from pathlib import Path
@@ -67,13 +73,18 @@ def save_atomic(obj: Any, path: PathLike) -> Path:
 def load(path: PathLike, map_location: Union[str, torch.device, None] = "cpu") -> dict:
     """Load a checkpoint with ``weights_only=True`` and check its format.
 
-    Raises ``FileNotFoundError`` naming the file when it is missing and ``ValueError`` when
-    it is not an AR-CNN checkpoint.
+    Raises ``FileNotFoundError`` naming the file when it is missing and ``ValueError``
+    naming it when it is corrupt, truncated or not an AR-CNN checkpoint (never torch's
+    advice to load it with ``weights_only=False``, which would run code from the file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt or truncated and cannot be "
+                         f"read ({type(exc).__name__}); train again or use another copy") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not an AR-CNN checkpoint (format {FORMAT!r})")
     return ckpt
@@ -134,11 +145,3 @@ def set_rng_state(state: Mapping) -> None:
     gauss = float(np.array([p[-1]], np.int64).view(np.float64)[0]) if p[-2] else None
     random.setstate((int(p[0]), tuple(int(v) for v in p[1:-2]), gauss))
 
-
-def generator_state(generator: torch.Generator) -> torch.Tensor:
-    """The state of a ``torch.Generator`` on any device, as a CPU tensor."""
-    return generator.get_state().cpu()
-
-
-def set_generator_state(generator: torch.Generator, state: torch.Tensor) -> None:
-    generator.set_state(state.cpu())

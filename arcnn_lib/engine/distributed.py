@@ -114,13 +114,10 @@ def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
             dist.broadcast(b.data, src=0)
 
 
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside a DDP and/or ``torch.compile`` wrapper."""
-    while True:
-        if hasattr(model, "module") and isinstance(
-                model, torch.nn.parallel.DistributedDataParallel):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
+def all_gather_cpu(tensor: torch.Tensor, info: DistInfo) -> list:
+    """Every rank's ``tensor`` (same shape on all), as a list of CPU tensors in rank order."""
+    if not info.distributed:
+        return [tensor.cpu()]
+    gathered = [torch.zeros_like(tensor) for _ in range(info.world_size)]
+    dist.all_gather(gathered, tensor)
+    return [g.cpu() for g in gathered]

@@ -9,7 +9,7 @@ Python::
 
     from arcnn_lib.evaluation.evaluator import evaluate
     res = evaluate("runs/smoke/best.pt", data="phantom", split="test", out="runs/smoke/eval")
-    res["metrics"]["mae"], res["predictions"]          # a float, a DataFrame
+    res.metrics["mae"], res.predictions          # a float, a DataFrame
 
 Outputs in ``OUT``:
 
@@ -40,6 +40,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -48,15 +49,30 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..engine import checkpoint as ckpt_io
+from tqdm.auto import tqdm
+
 from ..config import ARCNNConfig
+from ..engine import checkpoint as ckpt_io
+from ..engine.config import TrainConfig, check_sex
+from ..engine.distributed import pick_device
+from ..engine.inference import infer
 from ..engine.run_data import RunData, prepare_run_data
 from ..engine.runtime import AMP_CHOICES, Precision, provenance, select_precision, set_threads
-from ..data.loader import EpochOrder, iterate
-from .metrics import mae_from_frame, median_baseline_mae, output_suffixes, stack_units
+from ..model.build import build_model
+from ..model.units import output_suffixes, stack_units
+from .metrics import mae_from_frame, median_baseline_mae
 from .pointing import pointing_game, regions_by_id
 
 SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` returns: ``metrics`` (the dict ``metrics.json`` holds) and
+    ``predictions`` (one row per image: the frame described in the module doc)."""
+
+    metrics: dict
+    predictions: pd.DataFrame
 
 
 def load_model(checkpoint: os.PathLike, device: torch.device = torch.device("cpu")):
@@ -64,7 +80,6 @@ def load_model(checkpoint: os.PathLike, device: torch.device = torch.device("cpu
 
     Returns ``(model, model_config, checkpoint_dict)``.
     """
-    from ..model.arcnn import build_model
     state = ckpt_io.load(checkpoint, map_location="cpu")
     model_cfg = ARCNNConfig.from_dict(state["model_config"])
     # the checkpoint holds every weight: never download ImageNet weights to overwrite them
@@ -83,21 +98,11 @@ def predict(model: nn.Module, data: RunData, rows: np.ndarray, model_cfg: ARCNNC
     one row per entry of ``rows``, in the order of ``rows``.
     """
     precision = precision or select_precision(device, "fp32")
-    model.eval()
-    order = EpochOrder(rows, batch_size, shuffle=False, drop_last=False)
     chunks: List[Dict[str, np.ndarray]] = []
     suffixes = None
-    batches = order.batches(0)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(batches), desc="evaluate", leave=False)
-    for b in iterate(data.images, data.ages, data.male, batches, device):
-        x = b.images.float().div_(255.0)
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with precision.autocast():
-            out = model(x, b.male if model_cfg.use_sex else None)
+    bar = tqdm(total=-(-len(rows) // batch_size), desc="evaluate", leave=False) if progress else None
+    for b, out in infer(model, data.images, data.ages, data.male, rows, batch_size, device,
+                        precision, model_cfg, channels_last=device.type == "cuda"):
         units = stack_units(out).float().cpu().numpy()
         if suffixes is None:
             suffixes = output_suffixes(out, model_cfg.num_parts)
@@ -142,7 +147,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
              out: Optional[os.PathLike] = None, split_csv: Optional[os.PathLike] = None,
              sex: Optional[str] = None, batch_size: int = 64, device: str = "auto",
              amp: str = "auto", cache_dir: Optional[str] = None, pointing_seed: int = 0,
-             num_threads: Optional[int] = None, progress: bool = True) -> dict:
+             num_threads: Optional[int] = None, progress: bool = True) -> EvalResult:
     """Evaluate ``checkpoint`` on one split; write ``OUT/metrics.json`` and
     ``OUT/predictions.csv`` when ``out`` is given.
 
@@ -158,25 +163,12 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
         batch_size, device, amp, cache_dir, num_threads: as for training.
         pointing_seed: seed of the random anchors of the pointing game.
     Returns:
-        dict with ``metrics`` (what ``metrics.json`` holds) and ``predictions`` (DataFrame).
+        an :class:`EvalResult`: ``metrics`` (what ``metrics.json`` holds) and
+        ``predictions`` (DataFrame).
     """
     t0 = time.time()
     checkpoint = Path(checkpoint)
-    if split not in SPLIT_NAMES:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"checkpoint {str(checkpoint)!r} does not exist")
-    if data is not None and data != "phantom" and not Path(data).is_dir():
-        raise FileNotFoundError(f"data folder {data!r} does not exist (use a folder in an RSNA "
-                                "layout, or 'phantom')")
-    if split_csv is not None and not Path(split_csv).is_file():
-        raise FileNotFoundError(f"split file {str(split_csv)!r} does not exist")
-    if sex is not None and sex not in ("male", "female", "all"):
-        raise ValueError(f"unknown sex {sex!r}; choose male, female or all")
-
-    from ..engine.distributed import pick_device
+    _check_arguments(checkpoint, data, split, split_csv, sex, batch_size)
     dev = pick_device(device)
     if dev.type == "cpu":
         set_threads(num_threads)
@@ -188,7 +180,6 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
     data = data if data is not None else tcfg.get("data", "phantom")
     sex = sex or tcfg.get("sex", "all")
     split_file = Path(split_csv) if split_csv is not None else _default_split_csv(checkpoint, state)
-    from ..engine.trainer import TrainConfig
     run = prepare_run_data(
         data, model_cfg.image_size, out_dir=None,
         seed=int(TrainConfig.from_dict(tcfg).effective_split_seed),
@@ -209,17 +200,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
         metrics["median_baseline_mae"] = median_baseline_mae(run.ages[train_rows],
                                                              pred["boneage"].to_numpy())
     if run.regions is not None and "part1_x1" in pred:
-        m = model_cfg.num_parts
-        boxes = np.stack([pred[[f"part{i + 1}_{c}" for c in ("x1", "y1", "x2", "y2")]]
-                          .to_numpy(np.float64) for i in range(m)], axis=1)
-        scores = pred[[f"part{i + 1}_score" for i in range(m)]].to_numpy(np.float64)
-        regions = regions_by_id(run.regions, pred["id"].tolist())
-        metrics["pointing"] = pointing_game(
-            torch.from_numpy(boxes.copy()), torch.from_numpy(scores.copy()), regions,
-            model.anchors.detach().cpu(), k=max(1, model_cfg.num_concat), seed=pointing_seed)
-        metrics["pointing"]["rule"] = ("hit: the centre of a selected box lies inside a true "
-                                       "cue region (see arcnn_lib.evaluation.pointing)")
-
+        metrics["pointing"] = _pointing(pred, run, model, model_cfg, pointing_seed)
     prov = provenance(dev)
     metrics.update({
         "split": split, "sex": sex, "model_kind": state.get("model_kind", "arcnn"),
@@ -232,13 +213,49 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
         "precision": precision.name, **prov, "wall_seconds": time.time() - t0,
     })
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        pred.to_csv(out / "predictions.csv", index=False, float_format="%.6g")
-        tmp = out / "metrics.json.tmp"
-        tmp.write_text(json.dumps(_jsonable(metrics), indent=2))
-        os.replace(tmp, out / "metrics.json")
-    return {"metrics": metrics, "predictions": pred}
+        _write(Path(out), metrics, pred)
+    return EvalResult(metrics=metrics, predictions=pred)
+
+
+def _check_arguments(checkpoint: Path, data, split, split_csv, sex, batch_size) -> None:
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {str(checkpoint)!r} does not exist")
+    if data is not None and data != "phantom" and not Path(data).is_dir():
+        raise FileNotFoundError(f"data folder {data!r} does not exist (use a folder in an RSNA "
+                                "layout, or 'phantom')")
+    if split_csv is not None and not Path(split_csv).is_file():
+        raise FileNotFoundError(f"split file {str(split_csv)!r} does not exist")
+    if sex is not None:
+        check_sex(sex)
+
+
+
+def _pointing(pred: pd.DataFrame, run: RunData, model: nn.Module, model_cfg: ARCNNConfig,
+              seed: int) -> dict:
+    """The pointing game of the selected boxes in ``pred`` against the run's known regions."""
+    m = model_cfg.num_parts
+    boxes = np.stack([pred[[f"part{i + 1}_{c}" for c in ("x1", "y1", "x2", "y2")]]
+                      .to_numpy(np.float64) for i in range(m)], axis=1)
+    scores = pred[[f"part{i + 1}_score" for i in range(m)]].to_numpy(np.float64)
+    regions = regions_by_id(run.regions, pred["id"].tolist())
+    res = pointing_game(torch.from_numpy(boxes.copy()), torch.from_numpy(scores.copy()), regions,
+                        model.anchors.detach().cpu(), k=max(1, model_cfg.num_concat), seed=seed)
+    res["rule"] = ("hit: the centre of a selected box lies inside a true cue region (see "
+                   "arcnn_lib.evaluation.pointing)")
+    return res
+
+
+def _write(out: Path, metrics: dict, pred: pd.DataFrame) -> None:
+    """``OUT/predictions.csv`` and ``OUT/metrics.json`` (written atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    pred.to_csv(out / "predictions.csv", index=False, float_format="%.6g")
+    tmp = out / "metrics.json.tmp"
+    tmp.write_text(json.dumps(_jsonable(metrics), indent=2))
+    os.replace(tmp, out / "metrics.json")
 
 
 def _jsonable(v):
@@ -284,7 +301,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                        a.device, a.amp, a.cache_dir, a.pointing_seed, a.num_threads, a.progress)
     except (ValueError, FileNotFoundError) as e:
         parser.error(str(e))
-    m = res["metrics"]
+    m = res.metrics
     line = f"{m['split']}: n={m['n']}, MAE {m['mae']:.3f} months"
     if m.get("median_baseline_mae") is not None:
         line += f" (median predictor {m['median_baseline_mae']:.3f})"

@@ -104,16 +104,13 @@ def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
     return res
 
 
-def regions_by_id(regions: pd.DataFrame, ids: Sequence, to_input=None) -> list:
-    """Group a ``read_regions`` frame (id, region, x1, y1, x2, y2) into one (R, 4) tensor per
-    id of ``ids``; ``to_input(id, boxes ndarray) -> ndarray`` maps written-image pixels to
-    network-input pixels (the cache's resize and pad)."""
+def regions_by_id(regions: pd.DataFrame, ids: Sequence) -> list:
+    """Group a ``read_regions`` frame (id, region, x1, y1, x2, y2) into one (R, 4) float64
+    tensor per id of ``ids`` (R = 0 for an id without regions)."""
     groups = {k: g for k, g in regions.groupby(regions["id"].astype(str))}
     out = []
     for i in ids:
         g = groups.get(str(i))
         b = np.zeros((0, 4)) if g is None else g[["x1", "y1", "x2", "y2"]].to_numpy(np.float64)
-        if to_input is not None and len(b):
-            b = to_input(i, b)
         out.append(torch.as_tensor(b, dtype=torch.float64))
     return out

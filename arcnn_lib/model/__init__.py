@@ -4,10 +4,12 @@
 :mod:`.crop` (cropping the parts), :mod:`.recognition` (the feature extractor and the
 X / part / concat heads), :mod:`.part_norm` (part-aware BatchNorm), :mod:`.arcnn` (the
 assembled model, Eq. 1), :mod:`.losses` (Eqs. 2-5), :mod:`.baselines` (the single-stage
-regressor of Table 3).
+regressor of Table 3), :mod:`.build` (either, by name), :mod:`.units` (the units'
+columns).
 """
-from .arcnn import ARCNN, ARCNNOutput, assemble_age, build_model, normalise, normalise_images, unit_grey
+from .arcnn import ARCNN, ARCNNOutput, assemble_age, normalise, normalise_images, unit_grey
 from .baselines import SingleStageRegressor
+from .build import MODEL_KINDS, build_model
 
-__all__ = ["ARCNN", "ARCNNOutput", "SingleStageRegressor", "assemble_age", "build_model",
+__all__ = ["ARCNN", "ARCNNOutput", "MODEL_KINDS", "SingleStageRegressor", "assemble_age", "build_model",
            "normalise", "normalise_images", "unit_grey"]

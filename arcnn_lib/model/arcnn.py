@@ -150,12 +150,3 @@ class ARCNN(nn.Module):
         """Eq. 5: recognition (Eq. 4) plus attention (Eq. 3) loss; target_age (B,) months."""
         return arcnn_loss(output, target_age)
 
-
-def build_model(config: ARCNNConfig, kind: str = "arcnn") -> nn.Module:
-    """``kind="arcnn"`` gives :class:`ARCNN`; ``"baseline"`` the single-stage regressor."""
-    if kind == "arcnn":
-        return ARCNN(config)
-    if kind == "baseline":
-        from .baselines import SingleStageRegressor
-        return SingleStageRegressor(config)
-    raise ValueError(f"unknown model kind {kind!r}; choose 'arcnn' or 'baseline'")

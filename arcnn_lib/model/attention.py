@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 
 import torch
 from torch import nn
+from torchvision.ops import box_iou  # (N, 4), (K, 4) -> (N, K) IoU
 
 from ..config import ARCNNConfig
 
@@ -53,16 +54,6 @@ class Navigator(nn.Module):
             scores = [head(m.float()).permute(0, 2, 3, 1).flatten(1)
                       for head, m in zip(self.score, maps)]
         return torch.cat(scores, dim=1)
-
-
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of every box in a (..., N, 4) with every box in b (..., K, 4) -> (..., N, K)."""
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    lt = torch.maximum(a[..., :, None, :2], b[..., None, :, :2])
-    rb = torch.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
-    return inter / (area_a[..., :, None] + area_b[..., None, :] - inter)
 
 
 def select_parts(scores: torch.Tensor, anchors: torch.Tensor, num_parts: int,

@@ -66,13 +66,13 @@ def run_variant(args, variant: str, seed: int) -> dict:
         split_seed=args.split_seed, overwrite=True, progress=not args.quiet,
         cache_dir=args.cache_dir, **over)
     res = train(cfg)
-    if res["interrupted"]:
+    if res.interrupted:
         raise SystemExit(f"[ablation] {variant} seed {seed} was interrupted after "
-                         f"{res['epochs_done']} epochs; nothing was written for it")
-    hist = res["history"]
+                         f"{res.epochs_done} epochs; nothing was written for it")
+    hist = res.history
     best = hist.loc[hist["val_mae"].idxmin()]
     row = {"variant": variant, "seed": seed, "best_epoch": int(best["epoch"]),
-           "train_seconds": float(res["seconds"])}
+           "train_seconds": float(res.seconds)}
     for col, unit in UNIT_COLUMNS.items():
         row[unit] = float(best[col]) if col in best.index else float("nan")
     return row

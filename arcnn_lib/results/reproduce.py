@@ -116,7 +116,7 @@ def choose_epochs(args, runs: Sequence[Run], budget_s: float) -> dict:
     probe = Run(runs[0].name + "_probe", runs[0].model, runs[0].sex, runs[0].num_concat)
     t0 = time.time()
     res = train(_train_config(args, probe, epochs=100, stop_after=2))
-    hist = res["history"]
+    hist = res.history
     per_epoch = float(hist["seconds"].iloc[-1])      # the second epoch: warmed up
     spent = time.time() - t0
     shutil.rmtree(Path(args.work) / probe.name, ignore_errors=True)
@@ -133,22 +133,22 @@ def run_one(args, run: Run, epochs: int, out: Path, data_name: str) -> dict:
     from ..engine.trainer import train
     t0 = time.time()
     res = train(_train_config(args, run, epochs))
-    if res["interrupted"]:
-        raise SystemExit(f"[reproduce] {run.name} was interrupted after {res['epochs_done']} "
+    if res.interrupted:
+        raise SystemExit(f"[reproduce] {run.name} was interrupted after {res.epochs_done} "
                          f"epochs; its results were not written (the runs before it were)")
-    ev = evaluate(res["checkpoint"], split="test", progress=not args.quiet,
+    ev = evaluate(res.checkpoint, split="test", progress=not args.quiet,
                   cache_dir=args.cache_dir)
-    metrics = _sanitise(ev["metrics"], run, data_name, args.git_commit)
-    metrics["train"] = {"epochs": epochs, "epochs_done": res["epochs_done"],
-                        "best_epoch": res["best_epoch"], "best_val_mae": res["best_val_mae"],
-                        "train_seconds": res["seconds"], "precision": res["precision"]}
+    metrics = _sanitise(ev.metrics, run, data_name, args.git_commit)
+    metrics["train"] = {"epochs": epochs, "epochs_done": res.epochs_done,
+                        "best_epoch": res.best_epoch, "best_val_mae": res.best_val_mae,
+                        "train_seconds": res.seconds, "precision": res.precision}
     metrics["run"] = {"name": run.name, "model": run.model, "sex": run.sex,
                       "num_concat": run.num_concat, "wall_seconds": time.time() - t0}
     (out / f"{run.name}.json").write_text(json.dumps(metrics, indent=2, default=float))
-    ev["predictions"].to_csv(out / f"{run.name}_predictions.csv", index=False,
+    ev.predictions.to_csv(out / f"{run.name}_predictions.csv", index=False,
                              float_format="%.6g")
-    res["history"].to_csv(out / f"{run.name}_history.csv", index=False, float_format="%.6g")
-    split_src = Path(res["out_dir"]) / "split.csv"
+    res.history.to_csv(out / f"{run.name}_history.csv", index=False, float_format="%.6g")
+    split_src = Path(res.out_dir) / "split.csv"
     split_dst = out / f"{data_name}_split.csv"
     if not split_dst.exists():
         shutil.copyfile(split_src, split_dst)
