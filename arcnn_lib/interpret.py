@@ -331,9 +331,10 @@ def map_boxes_back(boxes: torch.Tensor, theta: torch.Tensor, image_size: int) ->
 # ---------------------------------------------------------------------------- stability
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Spearman's rank correlation of two 1-D tensors (ties get their mean rank)."""
-    from scipy.stats import rankdata
+    import pandas as pd
 
-    ra, rb = rankdata(a.double().numpy()), rankdata(b.double().numpy())
+    ra = pd.Series(a.double().cpu().numpy()).rank(method="average").to_numpy()
+    rb = pd.Series(b.double().cpu().numpy()).rank(method="average").to_numpy()
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
