@@ -26,7 +26,10 @@ What is measured, per image and then averaged:
 Outputs in ``OUT``: ``summary.json`` (``n_images``, ``top1_hit``, ``topk_hit``,
 ``random_top1``, ``fixed_anchor_top1``, ``per_region``, ``by_sex``,
 ``attribution_mass_in_rois``, ``roi_area_share``, ``randomisation``, ``heldout``,
-``sex_contrast`` and provenance) and ``per_image.csv`` (one row per annotated image).
+``sex_contrast`` and provenance), ``per_image.csv`` (one row per annotated image) and,
+with ``--figure-per-sex N``, ``fig3_expert.png``: N held-out images of each sex spread over
+the age range, expert boxes beside the top-K parts (:func:`arcnn_lib.roi_figures.fig3_expert`).
+The book reads committed results back with :func:`load_expert_results`.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -47,6 +51,22 @@ from .roi_attribution import (attribution_maps, key_name, mass_in_regions,
                               randomisation_check, reinitialised)
 from .roi_pointing import best_fixed_anchor, image_hits, summarise
 
+#: Where the book's committed results live, relative to the checkout.
+RESULTS_DIR = Path("results") / "rsna100_rois"
+
+
+@dataclass
+class Scored:
+    """What :func:`score_checkpoint` measured: ``frame`` (one row per annotated image),
+    and for drawing, ``images`` uint8 (N, S, S), ``regions`` N tensors (R_n, 4), ``types``
+    N lists of R_n names, ``boxes`` (N, M, 4) the parts, best first, all in input pixels."""
+
+    frame: pd.DataFrame
+    images: np.ndarray
+    regions: list
+    types: list
+    boxes: np.ndarray
+
 
 def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
                      rois_name: str = "the regions file", cache_dir: Optional[str] = None,
@@ -54,10 +74,10 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
                      n_steps: int = 16, window: Optional[int] = None,
                      stride: Optional[int] = None, sanity_images: int = 16,
                      random_seed: int = 1, seed: int = 0, batch_size: int = 64,
-                     progress: bool = False) -> pd.DataFrame:
+                     progress: bool = False) -> Scored:
     """Per-image pointing and attribution scores of one checkpoint (module doc).
 
-    Returns a DataFrame: ``id``, ``male``, ``boneage``, ``pred``, ``split``, the columns of
+    Returns a :class:`Scored` whose ``frame`` has ``id``, ``male``, ``boneage``, ``pred``, ``split``, the columns of
     :func:`arcnn_lib.roi_pointing.image_hits`, ``top1_region`` (the types the best part
     lands on, ``+``-joined, or ``none``), the best part's box ``part1_x1 .. part1_y2``, and
     with ``attribution`` ``roi_area`` and ``mass_<method>_A_<unit>`` (plus
@@ -106,7 +126,7 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
     hits = image_hits(torch.from_numpy(b.copy()), torch.from_numpy(s.copy()), regions, types, anchors,
                       k=max(1, cfg.num_concat), fixed_anchor=fixed, seed=seed)
     frame = pd.concat([pred[["id", "male", "boneage", "pred"]].reset_index(drop=True),
-                       pd.DataFrame({"split": split, "sex_model": sex,
+                       pd.DataFrame({"split": split, "sex_model": sex, "k": max(1, cfg.num_concat),
                                      "fixed_anchor": fixed}), hits], axis=1)
     frame["top1_region"] = [
         "+".join(t for t in REGION_TYPES if r[f"top1_{t}"]) or "none"
@@ -138,7 +158,7 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
             sub = {k: v[:n] for k, v in maps.items()}
             for key, rho in randomisation_check(sub, rnd).items():
                 put(f"rho_{key_name(key).replace(' ', '_')}", rho, take[:n])
-    return frame
+    return Scored(frame, np.asarray(run.images[rows]), regions, types, b)
 
 
 def _mean(frame: pd.DataFrame, col: str) -> float:
@@ -192,6 +212,49 @@ def summary(frame: pd.DataFrame) -> Dict[str, object]:
     return out
 
 
+def spread_over_age(frame: pd.DataFrame, mask: np.ndarray, n: int) -> np.ndarray:
+    """Positions of ``n`` rows of ``mask``, evenly spaced in age order."""
+    pos = np.flatnonzero(mask)
+    pos = pos[np.argsort(frame["boneage"].to_numpy()[pos], kind="stable")]
+    if len(pos) == 0:
+        return pos
+    return pos[np.linspace(0, len(pos) - 1, min(n, len(pos))).round().astype(int)]
+
+
+def draw_figure(scored: Sequence[Scored], per_sex: int, label: Optional[str] = None):
+    """Fig. 3 with expert regions: ``per_sex`` held-out images of each sex (boys first),
+    spread over the age range, from the checkpoint that scored them."""
+    from .roi_figures import fig3_expert
+
+    panels = []
+    for sex in (True, False):
+        for sc in scored:
+            f = sc.frame
+            for j in spread_over_age(f, (f["male"] == sex).to_numpy()
+                                     & (f["split"] != "train").to_numpy(), per_sex):
+                panels.append((sc, j))
+    k = int(scored[0].frame["k"].iloc[0]) if scored else 1
+    titles = [f"{'boy' if sc.frame['male'][j] else 'girl'}, {sc.frame['boneage'][j]:.0f} mo "
+              f"({sc.frame['split'][j]})" for sc, j in panels]
+    return fig3_expert([sc.images[j] for sc, j in panels], [sc.regions[j] for sc, j in panels],
+                       [sc.types[j] for sc, j in panels], [sc.boxes[j] for sc, j in panels],
+                       k=k, titles=titles, ncols=4,
+                       suptitle="Fig. 3 against expert ossification regions (held-out images)",
+                       label=label)
+
+
+def load_expert_results(which: str = "trained", root=None) -> Optional[dict]:
+    """The committed results of one scoring run (``results/rsna100_rois/<which>``), or None:
+    {"root": Path, "summary": dict, "per_image": DataFrame}."""
+    from .reference import _find
+
+    found = _find(root, RESULTS_DIR / which, "summary.json")
+    if found is None:
+        return None
+    return {"root": found.parent, "summary": json.loads(found.read_text()),
+            "per_image": pd.read_csv(found.parent / "per_image.csv", dtype={"id": str})}
+
+
 def _portable(path: str) -> str:
     """A path inside the working directory as written; anything else as <its name>."""
     p = Path(path)
@@ -224,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir")
     p.add_argument("--num-threads", type=int)
     p.add_argument("--label", default=None, help="a name for the models, stored in the summary")
+    p.add_argument("--figure-per-sex", type=int, default=0,
+                   help="draw fig3_expert.png with this many held-out images per sex")
     return p
 
 
@@ -239,19 +304,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not Path(a.data).is_dir():
             raise FileNotFoundError(f"--data: folder {a.data!r} does not exist")
         rois = read_rois(a.rois)
-        frames: List[pd.DataFrame] = []
+        scored: List[Scored] = []
         for ck in a.checkpoint:
-            frames.append(score_checkpoint(
+            scored.append(score_checkpoint(
                 ck, a.data, rois, rois_name=a.rois, cache_dir=a.cache_dir,
                 attribution=a.attribution, attribution_images=a.attribution_images,
                 n_steps=a.ig_steps, window=a.occlusion_window, stride=a.occlusion_stride,
                 sanity_images=a.sanity_images,
-                random_seed=a.random_seed, seed=a.seed).assign(checkpoint=Path(ck).name))
+                random_seed=a.random_seed, seed=a.seed))
+            scored[-1].frame["checkpoint"] = Path(ck).name
     except (RoiFileError, ValueError, FileNotFoundError) as e:
         parser.error(str(e))
-    frame = pd.concat(frames, ignore_index=True)
+    frame = pd.concat([sc.frame for sc in scored], ignore_index=True)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    if a.figure_per_sex:
+        draw_figure(scored, a.figure_per_sex, a.label).savefig(
+            out / "fig3_expert.png", dpi=100)
     frame.to_csv(out / "per_image.csv", index=False, float_format="%.6g")
     command = ("python -m arcnn_lib.expert_regions --checkpoint "
                + " ".join(_portable(c) for c in a.checkpoint)

@@ -73,7 +73,8 @@ def test_cli_writes_summary_and_per_image(tiny_real, tmp_path):
     rc = main(["--checkpoint", str(tiny_real["trained"]), "--data", str(tiny_real["data"]),
                "--rois", str(tiny_real["rois"]), "--out", str(out), "--ig-steps", "2",
                "--sanity-images", "2", "--attribution-images", "all",
-               "--occlusion-window", "32", "--occlusion-stride", "32", "--cache-dir", str(tiny_real["cache"]),
+               "--occlusion-window", "32", "--occlusion-stride", "32", "--figure-per-sex", "2",
+               "--cache-dir", str(tiny_real["cache"]),
                "--num-threads", "1"])
     assert rc == 0
     s = json.loads((out / "summary.json").read_text())
@@ -91,6 +92,10 @@ def test_cli_writes_summary_and_per_image(tiny_real, tmp_path):
     for k, v in s["attribution_mass_in_rois"].items():
         assert 0 <= v <= 1 and 0 < s["roi_area_share"][k] < 1
     assert per["rho_IG_A_X"].notna().sum() == 2
+    assert (out / "fig3_expert.png").stat().st_size > 10_000
+    from arcnn_lib.expert_regions import load_expert_results
+    back = load_expert_results(root=out)
+    assert back["summary"]["n_images"] == N and len(back["per_image"]) == N
     assert "/" not in s["command"].split("--data ")[1].split()[0].strip("<>")
 
 
