@@ -49,7 +49,7 @@ import torch
 from .data.rois import BOX, REGION_TYPES, read_rois, rois_in_input_pixels
 from .roi_attribution import (attribution_maps, key_name, mass_in_regions,
                               randomisation_check, reinitialised)
-from .roi_pointing import best_fixed_anchor, image_hits, summarise
+from .roi_pointing import best_fixed_anchor, image_hits, landing, summarise
 
 #: Where the book's committed results live, relative to the checkout.
 RESULTS_DIR = Path("results") / "rsna100_rois"
@@ -79,7 +79,8 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
 
     Returns a :class:`Scored` whose ``frame`` has ``id``, ``male``, ``boneage``, ``pred``, ``split``, the columns of
     :func:`arcnn_lib.roi_pointing.image_hits`, ``top1_region`` (the types the best part
-    lands on, ``+``-joined, or ``none``), the best part's box ``part1_x1 .. part1_y2``, and
+    lands on, ``+``-joined, or ``none``), ``fixed_region`` (the same for the fixed anchor),
+    the best part's box ``part1_x1 .. part1_y2``, and
     with ``attribution`` ``roi_area`` and ``mass_<method>_A_<unit>`` (plus
     ``rho_<method>_A_<unit>`` of the sanity check on the first ``sanity_images`` of them), on
     the images ``attribution_images`` names (``heldout``: outside the training split, as
@@ -131,6 +132,10 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
     frame["top1_region"] = [
         "+".join(t for t in REGION_TYPES if r[f"top1_{t}"]) or "none"
         for _, r in hits.iterrows()]
+    fixed_box = anchors[fixed][None]
+    frame["fixed_region"] = [
+        "+".join(t for t, on in zip(REGION_TYPES, landing(fixed_box, reg, ty)[0]) if on)
+        or "none" for reg, ty in zip(regions, types)]
     for c in BOX:
         frame[f"part1_{c}"] = pred[f"part1_{c}"].to_numpy()
     if attribution:

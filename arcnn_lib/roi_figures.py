@@ -1,7 +1,7 @@
 """Fig. 3 against expert regions: the parts a model selects beside the ossification boxes.
 
 :func:`fig3_expert` draws, for each image, the expert boxes coloured by region type
-(:data:`REGION_COLORS`, thin and dashed) and the K best parts (solid white, with their rank),
+(:data:`REGION_COLORS`, thin and dashed) and the K best parts (solid pink, with their rank),
 each part's centre marked green when it lies in an expert box (a hit, the rule of
 :mod:`arcnn_lib.roi_pointing`) and red when it does not. Boxes are (x1, y1, x2, y2) in
 network-input pixels; images (N, S, S).
@@ -19,6 +19,7 @@ from .pointing import box_hits
 
 REGION_COLORS = {"DIP": "tab:cyan", "PIP": "tab:blue", "MCP": "tab:purple",
                  "Wrist": "tab:orange", "Radius": "gold", "Ulna": "tab:brown"}
+PART_COLOR = "deeppink"
 
 
 def draw_expert(ax, image, regions, types: Sequence[str], boxes, k: int,
@@ -32,7 +33,7 @@ def draw_expert(ax, image, regions, types: Sequence[str], boxes, k: int,
         sel = regions[np.asarray(types) == t]
         if len(sel):
             viz.draw_boxes(ax, sel, colors=[REGION_COLORS[t]], linewidth=1.1, linestyle="--")
-    viz.draw_boxes(ax, b, labels=[str(r + 1) for r in range(len(b))], colors=["white"],
+    viz.draw_boxes(ax, b, labels=[str(r + 1) for r in range(len(b))], colors=[PART_COLOR],
                    linewidth=1.8, fontsize=8)
     hit = box_hits(torch.from_numpy(b.copy()), torch.from_numpy(regions.copy())).numpy()
     ax.scatter((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, s=60, marker="x",
@@ -64,7 +65,7 @@ def fig3_expert(images, regions: Sequence, types: Sequence[Sequence[str]], boxes
         else:
             ax.axis("off")
     handles = [Line2D([], [], color=c, ls="--", label=t) for t, c in REGION_COLORS.items()]
-    handles += [Line2D([], [], color="white", lw=1.8, label=f"top-{k} parts (rank)"),
+    handles += [Line2D([], [], color=PART_COLOR, lw=1.8, label=f"top-{k} parts (rank)"),
                 Line2D([], [], color="tab:green", marker="x", ls="", label="centre: hit"),
                 Line2D([], [], color="tab:red", marker="x", ls="", label="centre: miss")]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(9, len(handles)),

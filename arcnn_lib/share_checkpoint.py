@@ -11,7 +11,8 @@ keeps what :func:`arcnn_lib.evaluate.load_model` and :func:`arcnn_lib.evaluate.e
 (``format``, ``model_kind``, ``model_config``, ``train_config``, ``model``, ``epoch``,
 ``best_epoch``, ``best_val_mae``, ``val_metrics``), with the data folder replaced by a name
 (``--data-name``) and the run folder and cache by nothing. The run's ``split.csv`` is copied
-beside it, so evaluation finds the images the model never saw.
+beside it, so evaluation finds the images the model never saw, and the run's ``metrics.csv``
+as ``<name>_history.csv`` (one row per epoch: losses, validation MAE, seconds).
 
 ``--untrained`` writes the **untrained counterpart** instead: the same configuration, the
 weights the training run started from (the model built after seeding with the run's seed,
@@ -66,6 +67,9 @@ def share(src, dst, data_name: str, untrained: bool = False) -> Path:
         elif split_src.read_bytes() != split_dst.read_bytes():
             raise ValueError(f"{split_dst} exists and differs from the split of {src}: "
                              "put checkpoints of different splits in different folders")
+    history = src.parent / "metrics.csv"
+    if history.is_file() and not untrained:
+        shutil.copyfile(history, dst.with_name(dst.stem + "_history.csv"))
     return dst
 
 
