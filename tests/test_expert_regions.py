@@ -125,3 +125,23 @@ def test_gradcam_concat_and_randomisation_check(tiny_real):
     np.testing.assert_allclose(same[("G", "C")], 1.0)
     diff = randomisation_check({("G", "C"): cam}, {("G", "C"): other})[("G", "C")]
     assert np.all(diff < 0.999)
+
+
+def test_summary_scores_the_prior_on_held_out_images_only():
+    from arcnn_lib.expert_regions import summary
+    f = pd.DataFrame({
+        "male": [True, True, False, False], "split": ["train", "test", "train", "val"],
+        "top1": [True, False, True, True], "topk": [True, True, True, True],
+        "fixed_top1": [True, True, False, False], "random_top1": [False] * 4,
+        "random_topk": [False] * 4, "random_top1_expected": [0.1] * 4,
+        **{f"top1_{t}": [False] * 4 for t in ("DIP", "PIP", "MCP", "Radius", "Ulna", "none")},
+        "top1_Wrist": [True, False, True, True],
+        **{f"topk_{t}": [0.0] * 4 for t in ("DIP", "PIP", "MCP", "Radius", "Ulna")},
+        "topk_Wrist": [0.0, 0.0, 1 / 3, 2 / 3], "topk_none": [1.0, 1.0, 2 / 3, 1 / 3]})
+    s = summary(f)
+    assert s["n_images"] == 4 and s["top1_hit"] == 0.75
+    assert s["heldout"]["n"] == 2 and s["heldout"]["top1_hit"] == 0.5
+    assert s["fixed_anchor_top1"] == 0.5                  # test (hit) and val (miss) only
+    assert s["by_sex"]["female"]["fixed_anchor_top1"] == 0.0
+    assert s["sex_contrast"]["Wrist"]["female_minus_male"] == pytest.approx(0.5)
+    assert "attribution_mass_in_rois" not in s            # pointing only
