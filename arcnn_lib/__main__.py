@@ -15,6 +15,8 @@ COMMANDS = {
     "evaluate": "arcnn_lib.evaluation.evaluator",
     "reproduce": "arcnn_lib.results.reproduce",
     "ablation": "arcnn_lib.results.ablation",
+    "expert-regions": "arcnn_lib.results.expert_regions",
+    "share-checkpoint": "arcnn_lib.engine.share_checkpoint",
 }
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from arcnn_lib.engine.run_data import map_boxes
+from arcnn_lib.data.images import map_boxes
 from arcnn_lib.evaluation.evaluator import evaluate, main
 from arcnn_lib.evaluation.pointing import box_hits, pointing_game
 from arcnn_lib import TrainConfig, train

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from arcnn_lib import checkpoint as ckpt_io
-from arcnn_lib.evaluate import load_model
-from arcnn_lib.expert_regions import main
-from arcnn_lib.roi_attribution import gradcam_concat, randomisation_check, reinitialised
-from arcnn_lib.share_checkpoint import share
-from arcnn_lib.train import TrainConfig, train
+from arcnn_lib.engine import checkpoint as ckpt_io
+from arcnn_lib.evaluation.evaluator import load_model
+from arcnn_lib.results.expert_regions import main
+from arcnn_lib.evaluation.roi_attribution import gradcam_concat, randomisation_check, reinitialised
+from arcnn_lib.engine.share_checkpoint import share
+from arcnn_lib import TrainConfig, train
 
 from data_fixtures import hand_like, write_png
 
@@ -40,11 +40,11 @@ def tiny_real(tmp_path_factory):
                  ).to_csv(rois, index=False)
     res = train(TrainConfig(data=str(data), out=str(root / "run"), profile="smoke", epochs=1,
                             batch_size=4, num_threads=1, cache_dir=str(cache), progress=False))
-    shared = share(res["checkpoint"], root / "shared" / "trained.pt", "tiny")
-    untrained = share(res["checkpoint"], root / "shared" / "untrained.pt", "tiny",
+    shared = share(res.checkpoint, root / "shared" / "trained.pt", "tiny")
+    untrained = share(res.checkpoint, root / "shared" / "untrained.pt", "tiny",
                       untrained=True)
     return dict(data=data, cache=cache, rois=rois, trained=shared, untrained=untrained,
-                source=res["checkpoint"], root=root)
+                source=res.checkpoint, root=root)
 
 
 def test_shared_checkpoints_are_small_loadable_and_portable(tiny_real):
@@ -93,7 +93,7 @@ def test_cli_writes_summary_and_per_image(tiny_real, tmp_path):
         assert 0 <= v <= 1 and 0 < s["roi_area_share"][k] < 1
     assert per["rho_IG_A_X"].notna().sum() == 2
     assert (out / "fig3_expert.png").stat().st_size > 10_000
-    from arcnn_lib.expert_regions import load_expert_results
+    from arcnn_lib.results.expert_regions import load_expert_results
     back = load_expert_results(root=out)
     assert back["summary"]["n_images"] == N and len(back["per_image"]) == N
     assert "/" not in s["command"].split("--data ")[1].split()[0].strip("<>")
@@ -128,7 +128,7 @@ def test_gradcam_concat_and_randomisation_check(tiny_real):
 
 
 def test_summary_scores_the_prior_on_held_out_images_only():
-    from arcnn_lib.expert_regions import summary
+    from arcnn_lib.results.expert_regions import summary
     f = pd.DataFrame({
         "male": [True, True, False, False], "split": ["train", "test", "train", "val"],
         "top1": [True, False, True, True], "topk": [True, True, True, True],

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from arcnn_lib.roi_pointing import (anchor_hit_matrix, best_fixed_anchor, image_hits,
+from arcnn_lib.evaluation.roi_pointing import (anchor_hit_matrix, best_fixed_anchor, image_hits,
                                     landing, summarise)
 
 # two images; expert boxes: a Wrist and a PIP on image 0, an MCP on image 1

@@ -13,7 +13,7 @@ the same box in a 100 x 100 copy squeezed without keeping the aspect ratio.
 
 The **original frame is the reference**: a box lands in the pixels of the image stored in a
 data folder, whatever its resolution, by scaling each axis by stored / original size, then
-through the cache's resize and pad (:func:`arcnn_lib.engine_data.map_boxes`, the same rule as
+through the cache's resize and pad (:func:`arcnn_lib.data.images.map_boxes`, the same rule as
 :func:`arcnn_lib.data.images.resize_pad`). So the same file serves rsna100 (100 x 100), the
 full-resolution release, or any other copy of the images.
 
@@ -127,7 +127,7 @@ def boxes_to_input(boxes_orig: np.ndarray, orig_size: Tuple[float, float],
         (R, 4) float64 boxes in input pixels (x right, y down; pixel (i, j) spans
         [j, j + 1] x [i, i + 1]).
     """
-    from ..engine_data import map_boxes
+    from .images import map_boxes
 
     ow, oh = float(orig_size[0]), float(orig_size[1])
     h, w = int(stored_size[0]), int(stored_size[1])

@@ -137,29 +137,11 @@ def prepare_run_data(data: str, image_size: int, out_dir: Optional[os.PathLike] 
 
 
 # ---------------------------------------------------------------------------- cue regions
-def resize_pad_transform(height: int, width: int, size: int):
-    """Scale and offsets of :func:`arcnn_lib.data.images.resize_pad`: a pixel coordinate
-    (x, y) of an (height, width) image lands at (x * sx + left, y * sy + top) in the
-    (size, size) cache image. Returns (sx, sy, left, top)."""
-    scale = size / max(height, width)
-    nh, nw = max(1, round(height * scale)), max(1, round(width * scale))
-    top, left = (size - nh) // 2, (size - nw) // 2
-    return nw / width, nh / height, left, top
-
-
-def map_boxes(boxes: np.ndarray, height: int, width: int, size: int) -> np.ndarray:
-    """(R, 4) x1, y1, x2, y2 boxes in written-image pixels -> cache pixels."""
-    sx, sy, left, top = resize_pad_transform(height, width, size)
-    b = np.asarray(boxes, np.float64).copy()
-    b[:, [0, 2]] = b[:, [0, 2]] * sx + left
-    b[:, [1, 3]] = b[:, [1, 3]] * sy + top
-    return b
-
-
 def regions_in_cache_pixels(root: os.PathLike, size: int) -> pd.DataFrame:
     """The phantom's true cue regions (``read_regions``) mapped into cache pixels."""
     from PIL import Image
 
+    from ..data.images import map_boxes
     from ..data.layouts import read_index
     from ..data.phantom import read_regions
 

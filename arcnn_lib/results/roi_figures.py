@@ -3,7 +3,7 @@
 :func:`fig3_expert` draws, for each image, the expert boxes coloured by region type
 (:data:`REGION_COLORS`, thin and dashed) and the K best parts (solid pink, with their rank),
 each part's centre marked green when it lies in an expert box (a hit, the rule of
-:mod:`arcnn_lib.roi_pointing`) and red when it does not. Boxes are (x1, y1, x2, y2) in
+:mod:`arcnn_lib.evaluation.roi_pointing`) and red when it does not. Boxes are (x1, y1, x2, y2) in
 network-input pixels; images (N, S, S).
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from . import viz
-from .data.rois import REGION_TYPES
-from .pointing import box_hits
+from ..data.rois import REGION_TYPES
+from ..evaluation.pointing import box_hits
 
 REGION_COLORS = {"DIP": "tab:cyan", "PIP": "tab:blue", "MCP": "tab:purple",
                  "Wrist": "tab:orange", "Radius": "gold", "Ulna": "tab:brown"}

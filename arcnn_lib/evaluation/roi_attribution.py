@@ -1,6 +1,6 @@
 """Attribution against expert regions, and the model-randomisation sanity check.
 
-Two questions about the maps of :mod:`arcnn_lib.interpret` on real hands:
+Two questions about the maps of :mod:`arcnn_lib.evaluation.interpret` on real hands:
 
 1. **Mass in the regions.** What share of a map's absolute mass lies inside the union of an
    image's expert boxes, against the share of the image those boxes cover (what a map spread
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import interpret as I
+from .stability import rank_correlation
 
 METHODS = ("IG", "Occlusion", "Grad-CAM")
 UNITS = {"X": "x", "C": "concat"}
@@ -60,7 +61,7 @@ def attribution_maps(model: nn.Module, images: torch.Tensor, male: Optional[torc
                      ) -> Dict[Tuple[str, str], torch.Tensor]:
     """Maps of every method in :data:`METHODS` for the units X and C.
 
-    ``boxes`` (B, M, 4) freezes the parts of A_C (see :mod:`arcnn_lib.interpret`). Occlusion
+    ``boxes`` (B, M, 4) freezes the parts of A_C (see :mod:`arcnn_lib.evaluation.interpret`). Occlusion
     uses a ``window`` of S / 8 and a ``stride`` of S / 16 by default (chapter 12's choice).
     Returns {(method, unit): (B, 1, S, S)} with unit ``"X"`` or ``"C"``.
     """
@@ -84,7 +85,7 @@ def attribution_maps(model: nn.Module, images: torch.Tensor, male: Optional[torc
 def mass_in_regions(maps: Dict[Tuple[str, str], torch.Tensor],
                     regions: Sequence[torch.Tensor]) -> Dict[Tuple[str, str], dict]:
     """{key: {"mass": (B,), "area": (B,)}}: share of |map| inside each image's expert boxes,
-    and the share of the image they cover (:func:`arcnn_lib.interpret.mass_in_boxes`)."""
+    and the share of the image they cover (:func:`arcnn_lib.evaluation.interpret.mass_in_boxes`)."""
     out = {}
     for key, m in maps.items():
         r = I.mass_in_boxes(m, list(regions))
@@ -95,7 +96,7 @@ def mass_in_regions(maps: Dict[Tuple[str, str], torch.Tensor],
 def reinitialised(model: nn.Module, seed: int) -> nn.Module:
     """A copy of ``model``'s architecture with freshly initialised weights (seeded), in eval
     mode: the randomised model of the sanity check."""
-    from .model import build_model
+    from ..model import build_model
 
     kind = "arcnn" if hasattr(model, "navigator") else "baseline"
     with torch.random.fork_rng(devices=[]):
@@ -114,7 +115,7 @@ def randomisation_check(maps: Dict[Tuple[str, str], torch.Tensor],
         a = F.avg_pool2d(m.abs().double(), pool) if pool > 1 else m.abs().double()
         b = random_maps[key].abs().double()
         b = F.avg_pool2d(b, pool) if pool > 1 else b
-        out[key] = np.array([I.rank_correlation(a[i].flatten(), b[i].flatten())
+        out[key] = np.array([rank_correlation(a[i].flatten(), b[i].flatten())
                              for i in range(a.shape[0])])
     return out
 

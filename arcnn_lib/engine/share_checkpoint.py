@@ -2,12 +2,12 @@
 
 ::
 
-    python -m arcnn_lib.share_checkpoint runs/x/best.pt results/y/arcnn_male_k3.pt --data-name rsna100
-    python -m arcnn_lib.share_checkpoint runs/x/best.pt results/y/untrained_male_k3.pt --untrained
+    python -m arcnn_lib share-checkpoint runs/x/best.pt results/y/arcnn_male_k3.pt --data-name rsna100
+    python -m arcnn_lib share-checkpoint runs/x/best.pt results/y/untrained_male_k3.pt --untrained
 
-A training checkpoint (:mod:`arcnn_lib.checkpoint`) also holds the optimiser, scheduler and
+A training checkpoint (:mod:`arcnn_lib.engine.checkpoint`) also holds the optimiser, scheduler and
 random-generator states for resuming, and the paths of the machine it ran on. The shared copy
-keeps what :func:`arcnn_lib.evaluate.load_model` and :func:`arcnn_lib.evaluate.evaluate` read
+keeps what :func:`arcnn_lib.evaluation.evaluator.load_model` and :func:`arcnn_lib.evaluation.evaluator.evaluate` read
 (``format``, ``model_kind``, ``model_config``, ``train_config``, ``model``, ``epoch``,
 ``best_epoch``, ``best_val_mae``, ``val_metrics``), with the data folder replaced by a name
 (``--data-name``) and the run folder and cache by nothing. The run's ``split.csv`` is copied
@@ -16,7 +16,7 @@ as ``<name>_history.csv`` (one row per epoch: losses, validation MAE, seconds).
 
 ``--untrained`` writes the **untrained counterpart** instead: the same configuration, the
 weights the training run started from (the model built after seeding with the run's seed,
-as :mod:`arcnn_lib.train` does), ``epoch`` 0. It is the control for every claim that
+as :mod:`arcnn_lib.engine.trainer` does), ``epoch`` 0. It is the control for every claim that
 training taught the model something.
 """
 from __future__ import annotations
@@ -43,8 +43,8 @@ def shared_state(state: dict, data_name: str, untrained: bool = False) -> dict:
     if untrained:
         import torch
 
-        from .config import ARCNNConfig
-        from .model import build_model
+        from ..config import ARCNNConfig
+        from ..model import build_model
         with torch.random.fork_rng(devices=[]):   # the weights draw from torch's generator
             torch.manual_seed(int(tcfg.get("seed", 0)))
             model = build_model(ARCNNConfig.from_dict(out["model_config"]),
@@ -74,7 +74,7 @@ def share(src, dst, data_name: str, untrained: bool = False) -> Path:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m arcnn_lib.share_checkpoint", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m arcnn_lib share-checkpoint", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", help="a training checkpoint (best.pt / last.pt)")
     p.add_argument("dst", help="the shared checkpoint to write")

@@ -1,8 +1,8 @@
 """The pointing game on real hands: do the selected parts land on expert ossification regions?
 
-This generalises :mod:`arcnn_lib.pointing` (the phantom's game) to typed regions
+This generalises :mod:`arcnn_lib.evaluation.pointing` (the phantom's game) to typed regions
 (:data:`arcnn_lib.data.rois.REGION_TYPES`: DIP, PIP, MCP, Wrist, Radius, Ulna). The hit rule
-is the same, :func:`arcnn_lib.pointing.points_in_boxes` on the part's centre: a part
+is the same, :func:`arcnn_lib.evaluation.pointing.points_in_boxes` on the part's centre: a part
 **hits** when its centre lies inside (borders included) at least one expert box of its image,
 and it **lands on** every region type whose box holds its centre (boxes may overlap, so a
 part can land on two types; one that hits none lands on ``none``).
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.rois import REGION_TYPES
+from ..data.rois import REGION_TYPES
 from .pointing import centres, points_in_boxes
 
 

@@ -2,23 +2,23 @@
 
 ::
 
-    python -m arcnn_lib.expert_regions --checkpoint male.pt female.pt --data DIR \\
+    python -m arcnn_lib expert-regions --checkpoint male.pt female.pt --data DIR \\
         --rois rsna100-rois.csv --out results/rsna100_rois/trained
 
 Each checkpoint is scored on the annotated images of the sex it was trained on (a model
 trained on both sexes scores all of them), with its own split (``split.csv`` beside the
-checkpoint, as in :mod:`arcnn_lib.evaluate`). ``DIR`` is any data folder in an RSNA layout
+checkpoint, as in :mod:`arcnn_lib.evaluation.evaluator`). ``DIR`` is any data folder in an RSNA layout
 that holds the annotated images; the regions file is read with
 :func:`arcnn_lib.data.rois.read_rois` and mapped into the network's input pixels through
 the cache's resize and pad.
 
 What is measured, per image and then averaged:
 
-* the pointing game of :mod:`arcnn_lib.roi_pointing`: top-1 and top-K hits of the parts
+* the pointing game of :mod:`arcnn_lib.evaluation.roi_pointing`: top-1 and top-K hits of the parts
   the model selects, which region types they land on, random anchors (chance), and one
   fixed anchor chosen on the **training split's** annotated images of the same sex (the data
   prior), scored only on the others (``heldout``: the validation and test splits);
-* the attribution of :mod:`arcnn_lib.roi_attribution`: share of |map| inside the expert
+* the attribution of :mod:`arcnn_lib.evaluation.roi_attribution`: share of |map| inside the expert
   boxes for IG, Occlusion and Grad-CAM of A_X and A_C, against the boxes' area share;
 * the model-randomisation sanity check on the first ``--sanity-images`` images of each
   checkpoint: rank correlation of the maps of the model and of a re-initialised copy.
@@ -28,7 +28,7 @@ Outputs in ``OUT``: ``summary.json`` (``n_images``, ``top1_hit``, ``topk_hit``,
 ``attribution_mass_in_rois``, ``roi_area_share``, ``randomisation``, ``heldout``,
 ``sex_contrast`` and provenance), ``per_image.csv`` (one row per annotated image) and,
 with ``--figure-per-sex N``, ``fig3_expert.png``: N held-out images of each sex spread over
-the age range, expert boxes beside the top-K parts (:func:`arcnn_lib.roi_figures.fig3_expert`).
+the age range, expert boxes beside the top-K parts (:func:`arcnn_lib.results.roi_figures.fig3_expert`).
 The book reads committed results back with :func:`load_expert_results`.
 """
 from __future__ import annotations
@@ -46,10 +46,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.rois import BOX, REGION_TYPES, read_rois, rois_in_input_pixels
-from .roi_attribution import (attribution_maps, key_name, mass_in_regions,
+from ..data.rois import BOX, REGION_TYPES, read_rois, rois_in_input_pixels
+from ..evaluation.roi_attribution import (attribution_maps, key_name, mass_in_regions,
                               randomisation_check, reinitialised)
-from .roi_pointing import best_fixed_anchor, image_hits, landing, summarise
+from ..evaluation.roi_pointing import best_fixed_anchor, image_hits, landing, summarise
 
 #: Where the book's committed results live, relative to the checkout.
 RESULTS_DIR = Path("results") / "rsna100_rois"
@@ -78,7 +78,7 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
     """Per-image pointing and attribution scores of one checkpoint (module doc).
 
     Returns a :class:`Scored` whose ``frame`` has ``id``, ``male``, ``boneage``, ``pred``, ``split``, the columns of
-    :func:`arcnn_lib.roi_pointing.image_hits`, ``top1_region`` (the types the best part
+    :func:`arcnn_lib.evaluation.roi_pointing.image_hits`, ``top1_region`` (the types the best part
     lands on, ``+``-joined, or ``none``), ``fixed_region`` (the same for the fixed anchor),
     the best part's box ``part1_x1 .. part1_y2``, and
     with ``attribution`` ``roi_area`` and ``mass_<method>_A_<unit>`` (plus
@@ -90,11 +90,11 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
     if attribution_images not in ("heldout", "all"):
         raise ValueError(f"attribution_images must be 'heldout' or 'all', got "
                          f"{attribution_images!r}")
-    from .data.layouts import read_index
-    from .engine_data import prepare_run_data
-    from .evaluate import _default_split_csv, load_model, predict
+    from ..data.layouts import read_index
+    from ..engine.run_data import prepare_run_data
+    from ..engine.config import TrainConfig
+    from ..evaluation.evaluator import _default_split_csv, load_model, predict
     from .figures import part_boxes
-    from .train import TrainConfig
 
     checkpoint = Path(checkpoint)
     model, cfg, state = load_model(checkpoint)
@@ -141,29 +141,40 @@ def score_checkpoint(checkpoint: os.PathLike, data: str, rois: pd.DataFrame,
     if attribution:
         take = np.flatnonzero(split != "train") if attribution_images == "heldout" \
             else np.arange(len(rows))
-        images = torch.from_numpy(np.asarray(run.images[rows[take]])).float().div(255)[:, None]
-        male = torch.from_numpy(run.male[rows[take]])
-        part = torch.from_numpy(b[take]).float()
-        kw = dict(n_steps=n_steps, window=window, stride=stride)
-        maps = attribution_maps(model, images, male, part, **kw)
-
-        def put(name, values, where=take):
-            col = np.full(len(frame), np.nan)
-            col[where] = values
-            frame[name] = col
-
-        masses = mass_in_regions(maps, [regions[j] for j in take])
-        put("roi_area", next(iter(masses.values()))["area"])
-        for key, r in masses.items():
-            put(f"mass_{key_name(key).replace(' ', '_')}", r["mass"])
-        n = min(sanity_images, len(take))
-        if n:
-            fresh = reinitialised(model, random_seed)
-            rnd = attribution_maps(fresh, images[:n], male[:n], part[:n], **kw)
-            sub = {k: v[:n] for k, v in maps.items()}
-            for key, rho in randomisation_check(sub, rnd).items():
-                put(f"rho_{key_name(key).replace(' ', '_')}", rho, take[:n])
+        _attribution_columns(frame, model, run, rows, take, b, regions,
+                             dict(n_steps=n_steps, window=window, stride=stride),
+                             sanity_images, random_seed)
     return Scored(frame, np.asarray(run.images[rows]), regions, types, b)
+
+
+def _attribution_columns(frame: pd.DataFrame, model, run, rows: np.ndarray, take: np.ndarray,
+                         boxes: np.ndarray, regions: list, kw: dict, sanity_images: int,
+                         random_seed: int) -> None:
+    """Add ``roi_area``, ``mass_*`` (on the images ``take``) and ``rho_*`` (on the first
+    ``sanity_images`` of them) to ``frame``, NaN elsewhere (see :func:`score_checkpoint`)."""
+    from ..data.augment import to_float
+
+    images = to_float(torch.from_numpy(np.asarray(run.images[rows[take]]))[:, None])
+    male = torch.from_numpy(run.male[rows[take]])
+    part = torch.from_numpy(boxes[take]).float()
+    maps = attribution_maps(model, images, male, part, **kw)
+
+    def put(name, values, where=take):
+        col = np.full(len(frame), np.nan)
+        col[where] = values
+        frame[name] = col
+
+    masses = mass_in_regions(maps, [regions[j] for j in take])
+    put("roi_area", next(iter(masses.values()))["area"])
+    for key, r in masses.items():
+        put(f"mass_{key_name(key).replace(' ', '_')}", r["mass"])
+    n = min(sanity_images, len(take))
+    if n:
+        fresh = reinitialised(model, random_seed)
+        rnd = attribution_maps(fresh, images[:n], male[:n], part[:n], **kw)
+        sub = {k: v[:n] for k, v in maps.items()}
+        for key, rho in randomisation_check(sub, rnd).items():
+            put(f"rho_{key_name(key).replace(' ', '_')}", rho, take[:n])
 
 
 def _mean(frame: pd.DataFrame, col: str) -> float:
@@ -270,7 +281,7 @@ def _portable(path: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m arcnn_lib.expert_regions", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m arcnn_lib expert-regions", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", nargs="+", required=True,
                    help="one or more AR-CNN checkpoints (e.g. one per sex)")
@@ -298,8 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .data.rois import RoiFileError
-    from .engine_utils import provenance, set_threads
+    from ..data.rois import RoiFileError
+    from ..engine.runtime import provenance, set_threads
 
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -327,7 +338,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         draw_figure(scored, a.figure_per_sex, a.label).savefig(
             out / "fig3_expert.png", dpi=100)
     frame.to_csv(out / "per_image.csv", index=False, float_format="%.6g")
-    command = ("python -m arcnn_lib.expert_regions --checkpoint "
+    command = ("python -m arcnn_lib expert-regions --checkpoint "
                + " ".join(_portable(c) for c in a.checkpoint)
                + f" --data {_portable(a.data)} --rois {_portable(a.rois)} --out {_portable(a.out)}"
                + ("" if a.attribution else " --no-attribution")
