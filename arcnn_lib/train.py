@@ -64,7 +64,7 @@ from torch import nn
 from . import checkpoint as ckpt_io
 from . import distributed as D
 from .loader import EpochOrder, iterate
-from .config import PROFILES, ARCNNConfig
+from .config import PROFILES, ARCNNConfig, _scaled_geometry
 from .engine_utils import (AMP_CHOICES, MetricsLog, Precision, StopFlag, seed_everything,
                            select_precision, set_threads)
 from .metrics import output_suffixes, stack_units
@@ -107,6 +107,10 @@ class TrainConfig:
             BatchNorm statistics for images and parts).
         part_selection: ``ARCNNConfig.part_selection`` (``global``, the paper's, or
             ``per_level``).
+        image_size: the network input side, with the profile's geometry scaled to it
+            (``config._scaled_geometry``; None: the profile's own).
+        part_source, native_size: ``ARCNNConfig.part_source`` (``input``, the paper's, or
+            ``native``: parts cut from a ``native_size`` copy the data path carries).
         amp: auto, bf16, fp16 or fp32 (see :func:`select_precision`).
         device: auto, cpu, cuda, cuda:N.
         channels_last: use channels_last memory format (only on CUDA).
@@ -144,6 +148,9 @@ class TrainConfig:
     num_concat: Optional[int] = None
     separate_part_stats: bool = True
     part_selection: str = "global"
+    image_size: Optional[int] = None
+    part_source: str = "input"
+    native_size: Optional[int] = None
     amp: str = "auto"
     device: str = "auto"
     channels_last: bool = True
@@ -270,6 +277,10 @@ class TrainConfig:
             over["separate_part_stats"] = False
         if self.part_selection != "global":
             over["part_selection"] = self.part_selection
+        if self.image_size is not None:
+            over.update(_scaled_geometry(self.image_size))
+        if self.part_source != "input" or self.native_size is not None:
+            over.update(part_source=self.part_source, native_size=self.native_size)
         return ARCNNConfig.from_profile(self.profile, **over)
 
 
@@ -362,7 +373,7 @@ def validate(model: nn.Module, images: np.ndarray, ages: np.ndarray, male: np.nd
             sums += err
         count += b.age.shape[0]
     if suffixes is None:  # this rank had no rows: learn the width from a dummy pass
-        s = model_cfg.image_size
+        s = model_cfg.data_size
         with precision.autocast():
             out = model(torch.zeros(2, 1, s, s, device=device),
                         _male_arg(model_cfg, torch.zeros(2, dtype=torch.bool, device=device)))
@@ -456,7 +467,7 @@ def _train(cfg: TrainConfig, info: D.DistInfo) -> dict:
 
     # ---- data
     model_cfg = cfg.model_config()
-    data = prepare_run_data(cfg.data, model_cfg.image_size, out_dir=out,
+    data = prepare_run_data(cfg.data, model_cfg.data_size, out_dir=out,
                             seed=cfg.effective_split_seed,
                             fractions=cfg.split_fractions, phantom_n=cfg.phantom_n,
                             phantom_seed=cfg.phantom_seed, cache_dir=cfg.cache_dir,
@@ -708,6 +719,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(M / levels parts from each anchor scale)")
     p.add_argument("--shared-part-stats", dest="separate_part_stats", action="store_false",
                    help="one set of BatchNorm statistics for images and parts (the paper's)")
+    p.add_argument("--image-size", type=int, help="network input side; the profile's geometry "
+                                                  "is scaled to it (default: the profile's)")
+    p.add_argument("--part-source", default=d.part_source,
+                   help="input (the paper: parts cut from the input) | native (an extension: "
+                        "from a --native-size copy)")
+    p.add_argument("--native-size", type=int, help="side of the native copy (part-source native)")
     p.add_argument("--amp", default="auto", help=f"{' | '.join(AMP_CHOICES)} (default auto)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
