@@ -5,7 +5,8 @@ Forward pass for a batch of B radiographs, with M = ``num_parts`` and K = ``num_
 1. the shared feature extractor reads X (B, 1, S, S): features (B, L) and a feature map;
 2. the navigator scores all A anchors from that map: ``anchor_scores`` (B, A);
 3. NMS and top-M pick M anchors per image: ``part_boxes`` (B, M, 4), ``part_scores`` (B, M);
-4. the M parts are cropped from X and resized to P x P: (B * M, 1, P, P);
+4. the M parts are cropped from X (or, with ``part_source="native"``, from the native copy
+   the model was fed, boxes scaled to it) and resized to P x P: (B * M, 1, P, P);
 5. the same feature extractor reads the parts (with its BatchNorm statistics of parts,
    :mod:`arcnn_lib.part_norm`): (B, M, L);
 6. heads give A_X, A_{R_i} and A_C (over X and the top-K parts), and Eq. 1 assembles

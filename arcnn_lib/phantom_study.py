@@ -39,6 +39,7 @@ run and split with ``variant``, ``model``, ``paper_faithful``, ``regime``, ``see
 paired per-seed differences, the headroom, Table 1, the regime map, the pointing game, the
 cost of native crops, the targets, the command and provenance), ``study.csv`` (the rows),
 ``predictions_<variant>_seed<s>.csv`` (test predictions of the first seed, for Fig. 2),
+``history_<variant>_seed<s>.csv`` (its runs' per-epoch validation MAE of every unit),
 ``regime_map.png`` and ``fig3_native_parts.png``. Run folders go to ``--work``.
 """
 from __future__ import annotations
@@ -245,6 +246,17 @@ def native_cost(regime: dict, batch_size: int, steps: int, repeats: int, threads
     res["memory_ratio"] = res["native_cache_bytes_per_image"] / res["input_cache_bytes_per_image"]
     res["throughput_ratio"] = res["native_samples_per_s"] / res["input_samples_per_s"]
     return res
+
+
+def export_histories(results: List[dict], seed: int, out: Path) -> None:
+    """Copy the per-epoch ``metrics.csv`` of every headline run of ``seed`` to
+    ``out/history_<variant>_seed<seed>.csv`` (how far each unit got in the schedule)."""
+    for res in results:
+        jb = res["job"]
+        if jb["seed"] == seed and jb["study"] == "headline":
+            hist = pd.read_csv(Path(jb["out"]) / "metrics.csv")
+            hist.to_csv(out / f"history_{jb['variant']}_seed{seed}.csv", index=False,
+                        float_format="%.5g")
 
 
 # ---------------------------------------------------------------------------- figures
@@ -465,6 +477,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     regime_map_figure(regime_map, out / "regime_map.png")
 
     first = args.seeds[0]
+    export_histories(results, first, out)
     for res in results:
         jb = res["job"]
         if jb["seed"] == first:

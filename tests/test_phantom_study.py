@@ -41,7 +41,8 @@ def test_tiny_study_writes_the_issue_keys(tmp_path, monkeypatch):
     fitted = head[head["variant"].str.endswith("_fitted")]
     assert all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in fitted["weights"])
     assert d["native_cost"]["memory_ratio"] == 4.0
-    for name in ("study.csv", "regime_map.png", "fig3_native_parts.png"):
+    for name in ("study.csv", "regime_map.png", "fig3_native_parts.png",
+                 "history_arcnn_native_seed0.csv", "predictions_baseline_input_seed0.csv"):
         assert (out / name).is_file()
 
 
