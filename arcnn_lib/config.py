@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 #: Backbones understood by :mod:`arcnn_lib.model.recognition`, with their feature length L.
 BACKBONE_FEATURES = {"resnet_tiny": 128, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
@@ -32,6 +32,9 @@ PROFILES = ("smoke", "demo", "gpu", "paper")
 
 #: How the M parts are chosen among the anchors (``ARCNNConfig.part_selection``).
 PART_SELECTIONS = ("global", "per_level")
+
+#: Where the parts are cut from (``ARCNNConfig.part_source``).
+PART_SOURCES = ("input", "native")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,13 @@ class ARCNNConfig:
             running statistics for whole images and one for parts (our fix of a train /
             evaluation mismatch, :mod:`arcnn_lib.model.part_norm`); False shares them, as the
             paper and NTS-Net do. Weights are shared either way.
+        part_source: ``"input"`` (the paper): the parts are cut from the network's input X;
+            ``"native"`` (an extension): the model is fed the image at ``native_size``, X is
+            its antialiased resize to ``image_size`` and the parts are cut from the native
+            copy (boxes scaled by native_size / image_size), so a part sees what a multi-stage
+            method would re-read from the full-resolution film, at AR-CNN's cost.
+        native_size: side of the native copy when ``part_source="native"`` (a multiple of
+            ``image_size``); None otherwise.
         use_sex: add the sex (+1 male, -1 female) as an input to every head (an extension:
             the paper trains one model per sex instead).
         age_center, age_scale: ages are regressed as (age - age_center) / age_scale; one
@@ -81,6 +91,8 @@ class ARCNNConfig:
     pretrained: bool = False
     navigator_channels: int = 128
     separate_part_stats: bool = True
+    part_source: str = "input"
+    native_size: Optional[int] = None
     use_sex: bool = False
     age_center: float = 120.0
     age_scale: float = 40.0
@@ -137,6 +149,12 @@ class ARCNNConfig:
         return cls(**d)
 
     @property
+    def data_size(self) -> int:
+        """Side of the images the model is fed: ``native_size`` with native parts, else
+        ``image_size`` (what the data path must cache)."""
+        return self.native_size if self.part_source == "native" else self.image_size
+
+    @property
     def feature_length(self) -> int:
         """L, the length of one feature vector of the recognition backbone."""
         return BACKBONE_FEATURES[self.backbone]
@@ -172,6 +190,17 @@ class ARCNNConfig:
         if self.part_selection not in PART_SELECTIONS:
             raise ValueError(f"part_selection={self.part_selection!r} is unknown; choose one of "
                              f"{', '.join(PART_SELECTIONS)}")
+        if self.part_source not in PART_SOURCES:
+            raise ValueError(f"part_source={self.part_source!r} is unknown; choose one of "
+                             f"{', '.join(PART_SOURCES)}")
+        if self.part_source == "native":
+            n = self.native_size
+            if not isinstance(n, int) or n < self.image_size or n % self.image_size:
+                raise ValueError(f"part_source='native' needs native_size, an integer multiple "
+                                 f"of image_size={self.image_size}, got {n!r}")
+        elif self.native_size is not None:
+            raise ValueError(f"native_size={self.native_size} is set but part_source="
+                             f"{self.part_source!r}; use part_source='native' or drop it")
         if not 0.0 < self.nms_iou <= 1.0:
             raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
         if self.age_scale <= 0:

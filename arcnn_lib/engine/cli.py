@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(M / levels parts from each anchor scale)")
     p.add_argument("--shared-part-stats", dest="separate_part_stats", action="store_false",
                    help="one set of BatchNorm statistics for images and parts (the paper's)")
+    p.add_argument("--image-size", type=int, help="network input side; the profile's geometry "
+                                                  "is scaled to it (default: the profile's)")
+    p.add_argument("--part-source", default=d.part_source,
+                   help="input (the paper: parts cut from the input) | native (an extension: "
+                        "from a --native-size copy)")
+    p.add_argument("--native-size", type=int, help="side of the native copy (part-source native)")
     p.add_argument("--amp", default="auto", help=f"{' | '.join(AMP_CHOICES)} (default auto)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")

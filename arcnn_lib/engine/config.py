@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from ..config import PROFILES, ARCNNConfig
+from ..config import PROFILES, ARCNNConfig, _scaled_geometry
 from ..model.build import MODEL_KINDS
 from .runtime import AMP_CHOICES
 
@@ -63,6 +63,10 @@ class TrainConfig:
             BatchNorm statistics for images and parts).
         part_selection: ``ARCNNConfig.part_selection`` (``global``, the paper's, or
             ``per_level``).
+        image_size: the network input side, with the profile's geometry scaled to it
+            (``config._scaled_geometry``; None: the profile's own).
+        part_source, native_size: ``ARCNNConfig.part_source`` (``input``, the paper's, or
+            ``native``: parts cut from a ``native_size`` copy the data path carries).
         amp: auto, bf16, fp16 or fp32 (see :func:`select_precision`).
         device: auto, cpu, cuda, cuda:N.
         channels_last: use channels_last memory format (only on CUDA).
@@ -100,6 +104,9 @@ class TrainConfig:
     num_concat: Optional[int] = None
     separate_part_stats: bool = True
     part_selection: str = "global"
+    image_size: Optional[int] = None
+    part_source: str = "input"
+    native_size: Optional[int] = None
     amp: str = "auto"
     device: str = "auto"
     channels_last: bool = True
@@ -225,4 +232,8 @@ class TrainConfig:
             over["separate_part_stats"] = False
         if self.part_selection != "global":
             over["part_selection"] = self.part_selection
+        if self.image_size is not None:
+            over.update(_scaled_geometry(self.image_size))
+        if self.part_source != "input" or self.native_size is not None:
+            over.update(part_source=self.part_source, native_size=self.native_size)
         return ARCNNConfig.from_profile(self.profile, **over)

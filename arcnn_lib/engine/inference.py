@@ -82,7 +82,7 @@ def _suffixes_of(model: nn.Module, model_cfg: ARCNNConfig, device: torch.device,
     """The units' column suffixes of ``model``, from a pass over two blank images."""
     was_training = model.training
     model.eval()
-    s = model_cfg.image_size
+    s = model_cfg.data_size
     with precision.autocast():
         out = model(torch.zeros(2, 1, s, s, device=device),
                     male_arg(model_cfg, torch.zeros(2, dtype=torch.bool, device=device)))

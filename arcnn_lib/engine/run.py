@@ -94,7 +94,7 @@ def configure_device(cfg: TrainConfig, info: D.DistInfo) -> Tuple[Precision, boo
 
 def load_data(cfg: TrainConfig, info: D.DistInfo, model_cfg: ARCNNConfig, out: Path) -> RunData:
     """The run's cached images and split (:func:`prepare_run_data`), checked for size."""
-    data = prepare_run_data(cfg.data, model_cfg.image_size, out_dir=out,
+    data = prepare_run_data(cfg.data, model_cfg.data_size, out_dir=out,
                             seed=cfg.effective_split_seed,
                             fractions=cfg.split_fractions, phantom_n=cfg.phantom_n,
                             phantom_seed=cfg.phantom_seed, cache_dir=cfg.cache_dir,

@@ -181,7 +181,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
     sex = sex or tcfg.get("sex", "all")
     split_file = Path(split_csv) if split_csv is not None else _default_split_csv(checkpoint, state)
     run = prepare_run_data(
-        data, model_cfg.image_size, out_dir=None,
+        data, model_cfg.data_size, out_dir=None,
         seed=int(TrainConfig.from_dict(tcfg).effective_split_seed),
         fractions=tuple(tcfg.get("split_fractions", (0.7, 0.15, 0.15))),
         phantom_n=int(tcfg.get("phantom_n", 800)), phantom_seed=int(tcfg.get("phantom_seed", 0)),
@@ -242,6 +242,8 @@ def _pointing(pred: pd.DataFrame, run: RunData, model: nn.Module, model_cfg: ARC
                       .to_numpy(np.float64) for i in range(m)], axis=1)
     scores = pred[[f"part{i + 1}_score" for i in range(m)]].to_numpy(np.float64)
     regions = regions_by_id(run.regions, pred["id"].tolist())
+    # regions are in cache pixels (data_size), boxes in input pixels (image_size)
+    regions = [r * (model_cfg.image_size / model_cfg.data_size) for r in regions]
     res = pointing_game(torch.from_numpy(boxes.copy()), torch.from_numpy(scores.copy()), regions,
                         model.anchors.detach().cpu(), k=max(1, model_cfg.num_concat), seed=seed)
     res["rule"] = ("hit: the centre of a selected box lies inside a true cue region (see "

@@ -5,7 +5,8 @@ Forward pass for a batch of B radiographs, with M = ``num_parts`` and K = ``num_
 1. the shared feature extractor reads X (B, 1, S, S): features (B, L) and a feature map;
 2. the navigator scores all A anchors from that map: ``anchor_scores`` (B, A);
 3. NMS and top-M pick M anchors per image: ``part_boxes`` (B, M, 4), ``part_scores`` (B, M);
-4. the M parts are cropped from X and resized to P x P: (B * M, 1, P, P);
+4. the M parts are cropped from X (or, with ``part_source="native"``, from the native copy
+   the model was fed, boxes scaled to it) and resized to P x P: (B * M, 1, P, P);
 5. the same feature extractor reads the parts (with its BatchNorm statistics of parts,
    :mod:`arcnn_lib.model.part_norm`): (B, M, L);
 6. heads give A_X, A_{R_i} and A_C (over X and the top-K parts), and Eq. 1 assembles
@@ -18,6 +19,7 @@ from typing import Optional
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .anchors import generate_anchors, level_quota
 from .attention import Navigator, box_iou, gather_parts, select_parts
@@ -60,13 +62,15 @@ def assemble_age(age_concat: torch.Tensor, age_x: torch.Tensor, age_parts: torch
 
 
 def unit_grey(images: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
-    """(B, 1 or 3, S, S) uint8 or float in [0, 1] -> (B, 1, S, S) float grey in [0, 1]."""
+    """(B, 1 or 3, N, N) uint8 or float in [0, 1] -> (B, 1, N, N) float grey in [0, 1];
+    N = ``config.data_size`` (the input size, or the native size with native parts)."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must be (B, 1, H, W) (or RGB (B, 3, H, W)), got "
                          f"{tuple(images.shape)}")
-    if images.shape[-2:] != (config.image_size, config.image_size):
-        raise ValueError(f"images must be {config.image_size} x {config.image_size} for this "
-                         f"config, got {tuple(images.shape[-2:])}")
+    n = config.data_size
+    if images.shape[-2:] != (n, n):
+        raise ValueError(f"images must be {n} x {n} for this config, got "
+                         f"{tuple(images.shape[-2:])}")
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images
     return x.mean(dim=1, keepdim=True) if x.shape[1] == 3 else x
 
@@ -81,6 +85,22 @@ def normalise_images(images: torch.Tensor, config: ARCNNConfig) -> torch.Tensor:
     return normalise(unit_grey(images, config), config)
 
 
+def input_and_source(grey: torch.Tensor, config: ARCNNConfig):
+    """The whole-image input X and the image the parts are cut from.
+
+    ``grey`` (B, 1, N, N) in [0, 1], N = ``config.data_size``. Returns ``(x, source, f)``:
+    x (B, 1, S, S); source = grey; f = N / S, the factor from input to source pixels. With
+    ``part_source="input"`` (the paper) N = S, x is source and f = 1. With ``"native"`` x is
+    the antialiased bilinear resize of the native copy (Pillow's filter, the one the cache
+    uses), so X is the same input the paper's model reads.
+    """
+    s = config.image_size
+    if config.part_source == "input":
+        return grey, grey, 1.0
+    x = F.interpolate(grey, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+    return x, grey, grey.shape[-1] / s
+
+
 class ARCNN(nn.Module):
     """The attention-recognition CNN. ``forward(images, male=None) -> ARCNNOutput``.
 
@@ -88,7 +108,9 @@ class ARCNN(nn.Module):
         config: the :class:`ARCNNConfig` (paper defaults when omitted).
 
     ``images`` are (B, 1, S, S) grey radiographs, float in [0, 1] or uint8, S =
-    ``config.image_size``; ``male`` (B,) bool is needed only when ``config.use_sex``.
+    ``config.image_size`` (with ``part_source="native"``: (B, 1, N, N), N =
+    ``config.native_size``; X is their antialiased bilinear resize to S, the filter the
+    cache uses, and the parts are cut from them, :func:`input_and_source`); ``male`` (B,) bool is needed only when ``config.use_sex``.
     ``boxes`` (B, M, 4), optional, replaces the navigator's choice of parts (interpretation
     holds the selection fixed, :mod:`arcnn_lib.evaluation.interpret`); the output's ``part_scores`` are
     then None.
@@ -123,7 +145,7 @@ class ARCNN(nn.Module):
     def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None,
                 boxes: Optional[torch.Tensor] = None) -> ARCNNOutput:
         cfg = self.config
-        grey = unit_grey(images, cfg)                                     # (B, 1, S, S) in [0, 1]
+        grey, source, factor = input_and_source(unit_grey(images, cfg), cfg)  # (B, 1, S, S)
         B = grey.shape[0]
         feat_x, fmap = self.extractor(normalise(grey, cfg))               # (B, L), (B, C, h, w)
         # As in NTS-Net, the navigator reads a detached copy of the feature map: the ranking
@@ -135,7 +157,7 @@ class ARCNN(nn.Module):
         else:
             part_scores, part_boxes = None, boxes
         # Parts are cut from the grey image, so that outside the film they are black.
-        parts = crop_parts(grey, part_boxes.to(grey.dtype), cfg.part_size)  # (B*M, 1, P, P)
+        parts = crop_parts(source, part_boxes.to(grey.dtype) * factor, cfg.part_size)  # (B*M, 1, P, P)
         feat_parts, _ = self.extractor(normalise(parts, cfg), parts=True)
         feat_parts = feat_parts.reshape(B, cfg.num_parts, -1)             # (B, M, L)
         z_x, z_parts, z_concat = self.heads(feat_x, feat_parts, male)

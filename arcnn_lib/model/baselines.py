@@ -13,12 +13,15 @@ from torch import nn
 
 from ..config import ARCNNConfig
 from .losses import LossTerms, single_stage_loss
-from .arcnn import ARCNNOutput, normalise_images
+from .arcnn import ARCNNOutput, input_and_source, normalise, unit_grey
 from .recognition import FeatureExtractor, append_sex
 
 
 class SingleStageRegressor(nn.Module):
-    """``forward(images (B, 1, S, S), male=None) -> ARCNNOutput`` with ``age == age_x``."""
+    """``forward(images (B, 1, S, S), male=None) -> ARCNNOutput`` with ``age == age_x``.
+
+    With ``part_source="native"`` it is fed the native copy and reads its resize to S, like
+    AR-CNN's X (:func:`arcnn_lib.model.arcnn.input_and_source`)."""
 
     def __init__(self, config: Optional[ARCNNConfig] = None):
         super().__init__()
@@ -28,7 +31,8 @@ class SingleStageRegressor(nn.Module):
 
     def forward(self, images: torch.Tensor, male: Optional[torch.Tensor] = None) -> ARCNNOutput:
         cfg = self.config
-        feat, _ = self.extractor(normalise_images(images, cfg))
+        x, _, _ = input_and_source(unit_grey(images, cfg), cfg)   # (B, 1, S, S)
+        feat, _ = self.extractor(normalise(x, cfg))
         if cfg.use_sex:
             feat = append_sex(feat, male)
         age = cfg.age_center + cfg.age_scale * self.fc(feat).squeeze(-1).float()

@@ -1,0 +1,213 @@
+"""Reading the committed phantom study (``results/phantom_study/``) for the book.
+
+:func:`load_study` finds ``study.json``; the other functions turn its rows into the tables
+and sentences chapters 9-11 show. Nothing here trains or evaluates: the numbers are those
+:mod:`arcnn_lib.phantom_study` measured.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import pandas as pd
+
+STUDY_DIR = Path("results") / "phantom_study"
+
+#: Readable names of the study's variants, in the order the tables show them.
+LABELS = {
+    "baseline_input": "single-stage, input size",
+    "baseline_native": "single-stage, native size (bound)",
+    "arcnn_paper": "AR-CNN, the paper (parts from the input, Eq. 1)",
+    "arcnn_paper_fitted": "AR-CNN, parts from the input, fitted assembly",
+    "arcnn_native": "AR-CNN, parts from the native copy, Eq. 1",
+    "arcnn_native_fitted": "AR-CNN, parts from the native copy, fitted assembly",
+}
+UNIT_NAMES = {"mae": "A_asb", "mae_x": "X", "mae_concat": "C", "mae_r1": "R1",
+              "mae_r2": "R2", "mae_r3": "R3"}
+
+
+def load_study(root=None) -> Optional[dict]:
+    """``study.json`` of ``root`` (default: the repository's ``results/phantom_study``), or
+    None when absent."""
+    import json
+    if root is None:
+        from .notebook import repo_root
+        root = repo_root() / STUDY_DIR
+    path = Path(root) / "study.json"
+    if not path.is_file():
+        return None
+    study = json.loads(path.read_text())
+    study["root"] = str(Path(root))
+    return study
+
+
+def rows(study: dict) -> pd.DataFrame:
+    """The study's rows as a frame (one per run, assembly and split)."""
+    return pd.DataFrame(study["rows"])
+
+
+def mean_sd_text(values) -> str:
+    """``'12.34 ± 0.56'`` (sample sd) of the non-missing values."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], np.float64)
+    if not len(v):
+        return "n/a"
+    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+
+
+def table3(study: dict, split: str = "test") -> pd.DataFrame:
+    """Table 3 of the headline regime: per variant, the assembled MAE as mean ± sd over the
+    seeds, the per-seed values, and the per-seed difference to the single-stage baseline."""
+    r = rows(study)
+    r = r[(r["study"] == "headline") & (r["split"] == split)]
+    base = r[r["variant"] == "baseline_input"].set_index("seed")["mae"]
+    out = []
+    for v in [v for v in LABELS if v in set(r["variant"])]:
+        g = r[r["variant"] == v].set_index("seed").sort_index()
+        d = (g["mae"] - base).dropna()
+        out.append({"variant": v, "what": LABELS[v],
+                    "paper's": "yes" if g["paper_faithful"].iloc[0] else "",
+                    f"{split} MAE (months)": mean_sd_text(g["mae"]),
+                    "per seed": ", ".join(f"{x:.2f}" for x in g["mae"]),
+                    "minus baseline, per seed": "" if v == "baseline_input" else
+                    ", ".join(f"{x:+.2f}" for x in d)})
+    return pd.DataFrame(out).set_index("variant")
+
+
+def table2(study: dict, variants=("arcnn_paper", "arcnn_native"),
+           split: str = "test") -> pd.DataFrame:
+    """Table 2: the MAE of every unit (mean ± sd over the headline seeds), one column per
+    trained AR-CNN variant, plus the validation-fitted assembly as its own row."""
+    r = rows(study)
+    r = r[(r["study"] == "headline") & (r["split"] == split)]
+    cols = {}
+    for v in variants:
+        g = r[r["variant"] == v]
+        col = {UNIT_NAMES[u]: mean_sd_text(g[u]) for u in UNIT_NAMES if u != "mae"}
+        col["A_asb (Eq. 1)"] = mean_sd_text(g["mae"])
+        col["A_asb (fitted on val)"] = mean_sd_text(r[r["variant"] == v + "_fitted"]["mae"])
+        cols[LABELS[v]] = col
+    return pd.DataFrame(cols)
+
+
+def table1(study: dict) -> pd.DataFrame:
+    """Table 1: test MAE against K for the chosen training variant (the auxiliary seeds)."""
+    t = pd.DataFrame(study["table1"])
+    t = t.pivot_table(index="K", columns="variant", values="mae")
+    t.columns = [LABELS.get(c, c) for c in t.columns]
+    return t.round(2)
+
+
+def per_seed(study: dict, key: str) -> List[float]:
+    """The per-seed differences of one of ``study["comparisons"]``."""
+    return list(study["comparisons"][key]["per_seed"])
+
+
+def pointing(study: dict, variant: Optional[str] = None, split: str = "test") -> Dict[str, object]:
+    """Top-1 and top-K pointing-game hit rates of a variant's headline runs (default: the
+    chosen one), mean over the seeds, with the per-seed values and the chance level."""
+    variant = variant or study["chosen"]
+    r = rows(study)
+    g = r[(r["study"] == "headline") & (r["split"] == split) & (r["variant"] == variant)]
+    return {"variant": variant, "top1_mean": float(g["pointing_top1"].mean()),
+            "top1_per_seed": [float(x) for x in g["pointing_top1"]],
+            "topk_mean": float(g["pointing_topk"].mean()),
+            "chance_top1_mean": float(g["pointing_chance_top1"].mean())}
+
+
+def verdict(study: dict) -> str:
+    """What the seeds support, in one paragraph, from the paired test differences."""
+    c = study["comparisons"]
+    chosen = study["chosen"]
+    ch = c["chosen_vs_baseline_input"]
+    pa = c["paper_vs_baseline_input"]
+    n = len(ch["per_seed"])
+
+    def sign_text(comp):
+        d = comp["per_seed"]
+        better = sum(x < 0 for x in d)
+        return (f"lower in all {n} seeds" if better == n else
+                f"higher in all {n} seeds" if better == 0 else
+                f"lower in {better} of {n} seeds")
+
+    head = (f"In the headline regime ({study['regime']['input_size']} px input, native copy "
+            f"{study['regime']['native_size']} px), the variant chosen on the validation "
+            f"split, {LABELS.get(chosen, chosen)}, has a test MAE "
+            f"{sign_text(ch)} than the single-stage baseline at the same input size (mean "
+            f"difference {ch['diff_mean']:+.2f} months, {ch['relative_reduction_mean']:.0%} "
+            f"relative reduction). The paper's own model is {sign_text(pa)} "
+            f"(mean {pa['diff_mean']:+.2f} months).")
+    t = study["targets"]
+    if t["chosen_beats_baseline_every_seed"] and t["mean_reduction_at_least_15pct"]:
+        tail = (" The seeds support the paper's claim in this regime: attention pays when the "
+                "whole image cannot resolve the cues and the parts can.")
+    elif t["chosen_beats_baseline_every_seed"]:
+        tail = (" AR-CNN wins in every seed, but by less than the 15% the study set as its "
+                "target, so the seeds support a small advantage, not the paper's size of it.")
+    else:
+        tail = (" The seeds do not support the claim that AR-CNN beats the single-stage "
+                "network here, at this training budget.")
+    return head + tail
+
+
+def _signed(values) -> str:
+    return ", ".join(f"{x:+.2f}" for x in values)
+
+
+def book_numbers(study: Optional[dict]) -> Dict[str, str]:
+    """Every number the chapters' prose quotes from the study, formatted as text (so a copy
+    without ``results/phantom_study`` still renders: every entry is then 'not available')."""
+    keys = ("input", "native", "seeds", "epochs", "phantom_n", "n_test", "baseline_input",
+            "baseline_native", "headroom", "headroom_per_seed", "paper", "paper_fitted",
+            "native_eq1", "native_fitted", "chosen", "chosen_mae", "chosen_diff",
+            "chosen_diff_per_seed", "chosen_reduction", "paper_diff", "paper_diff_per_seed",
+            "native_vs_paper_per_seed", "x_gap_paper", "x_gap_native", "r1_over_x",
+            "c_minus_x_native", "top1", "top1_per_seed", "topk", "chance", "memory_ratio",
+            "throughput_ratio", "samples_input", "samples_native", "wall_minutes",
+            "median_mae", "aux_seeds", "table1_k", "map_native")
+    if study is None:
+        return {k: "not available" for k in keys}
+    r = rows(study)
+    head = r[(r["study"] == "headline") & (r["split"] == "test")]
+    c = study["comparisons"]
+
+    def ms(v):
+        return mean_sd_text(head[head["variant"] == v]["mae"])
+
+    hr = c["headroom_baseline_native_vs_input"]
+    ch, pa = c["chosen_vs_baseline_input"], c["paper_vs_baseline_input"]
+    gaps = study["gaps"]
+    point = pointing(study)
+    cost = study["native_cost"]
+    r1x = gaps["arcnn_native"]["r1_over_x_per_seed"] + gaps["arcnn_paper"]["r1_over_x_per_seed"]
+    return {
+        "input": str(study["regime"]["input_size"]), "native": str(study["regime"]["native_size"]),
+        "seeds": str(len(study["seeds"])), "epochs": str(study["epochs"]),
+        "phantom_n": f"{study['phantom']['n']:,}", "n_test": str(int(head["n"].iloc[0])),
+        "baseline_input": ms("baseline_input"), "baseline_native": ms("baseline_native"),
+        "headroom": f"{-hr['diff_mean']:.2f}", "headroom_per_seed": _signed(hr["per_seed"]),
+        "paper": ms("arcnn_paper"), "paper_fitted": ms("arcnn_paper_fitted"),
+        "native_eq1": ms("arcnn_native"), "native_fitted": ms("arcnn_native_fitted"),
+        "chosen": LABELS.get(study["chosen"], study["chosen"]),
+        "chosen_mae": ms(study["chosen"]), "chosen_diff": f"{ch['diff_mean']:+.2f}",
+        "chosen_diff_per_seed": _signed(ch["per_seed"]),
+        "chosen_reduction": f"{ch['relative_reduction_mean']:.0%}",
+        "paper_diff": f"{pa['diff_mean']:+.2f}", "paper_diff_per_seed": _signed(pa["per_seed"]),
+        "native_vs_paper_per_seed": _signed(c["native_vs_paper"]["per_seed"]),
+        "x_gap_paper": _signed(gaps["arcnn_paper"]["x_minus_baseline_per_seed"]),
+        "x_gap_native": _signed(gaps["arcnn_native"]["x_minus_baseline_per_seed"]),
+        "r1_over_x": f"{min(r1x):.1f} to {max(r1x):.1f}",
+        "c_minus_x_native": _signed(gaps["arcnn_native"]["c_minus_x_per_seed"]),
+        "top1": f"{point['top1_mean']:.2f}",
+        "top1_per_seed": ", ".join(f"{x:.2f}" for x in point["top1_per_seed"]),
+        "topk": f"{point['topk_mean']:.2f}", "chance": f"{point['chance_top1_mean']:.2f}",
+        "memory_ratio": f"{cost['memory_ratio']:.0f}",
+        "throughput_ratio": f"{cost['throughput_ratio']:.2f}",
+        "samples_input": f"{cost['input_samples_per_s']:.0f}",
+        "samples_native": f"{cost['native_samples_per_s']:.0f}",
+        "wall_minutes": f"{study['wall_seconds'] / 60:.0f}",
+        "median_mae": f"{head['median_mae'].mean():.1f}",
+        "aux_seeds": ", ".join(map(str, study["aux_seeds"])),
+        "table1_k": ", ".join(str(int(k)) for k in sorted({t["K"] for t in study["table1"]})),
+        "map_native": ", ".join(str(m["native_size"]) for m in study["regime_map"]),
+    }
