@@ -15,6 +15,7 @@ COMMANDS = {
     "evaluate": "arcnn_lib.evaluation.evaluator",
     "reproduce": "arcnn_lib.results.reproduce",
     "ablation": "arcnn_lib.results.ablation",
+    "phantom-study": "arcnn_lib.results.phantom_study",
     "expert-regions": "arcnn_lib.results.expert_regions",
     "share-checkpoint": "arcnn_lib.engine.share_checkpoint",
 }

@@ -1,4 +1,4 @@
-"""The phantom study (arcnn_lib.phantom_study), native parts and fitted assembly."""
+"""The phantom study (arcnn_lib.results.phantom_study), native parts and fitted assembly."""
 import json
 
 import numpy as np
@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from arcnn_lib import phantom_study
-from arcnn_lib.assembly import assembled_mae, eq1_weights, fit_weights
+from arcnn_lib.results import phantom_study
+from arcnn_lib.evaluation.assembly import assembled_mae, eq1_weights, fit_weights
 from arcnn_lib.config import ARCNNConfig, _scaled_geometry
 from arcnn_lib.model import ARCNN, input_and_source
 

@@ -9,7 +9,7 @@ units span), by least squares; the test split is then assembled with those weigh
 the special case of equal weights and is always reported beside it.
 
 Units are the columns ``pred_concat``, ``pred_x``, ``pred_part1`` .. ``pred_partK`` of a
-predictions frame (:mod:`arcnn_lib.evaluate`), in that order.
+predictions frame (:mod:`arcnn_lib.evaluation.evaluator`), in that order.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 :func:`load_study` finds ``study.json``; the other functions turn its rows into the tables
 and sentences chapters 9-11 show. Nothing here trains or evaluates: the numbers are those
-:mod:`arcnn_lib.phantom_study` measured.
+:mod:`arcnn_lib.results.phantom_study` measured.
 """
 from __future__ import annotations
 
@@ -31,14 +31,13 @@ def load_study(root=None) -> Optional[dict]:
     """``study.json`` of ``root`` (default: the repository's ``results/phantom_study``), or
     None when absent."""
     import json
-    if root is None:
-        from .notebook import repo_root
-        root = repo_root() / STUDY_DIR
-    path = Path(root) / "study.json"
-    if not path.is_file():
+
+    from .reference import _find
+    path = _find(root, STUDY_DIR, "study.json")
+    if path is None:
         return None
     study = json.loads(path.read_text())
-    study["root"] = str(Path(root))
+    study["root"] = str(path.parent)
     return study
 
 
