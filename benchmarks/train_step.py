@@ -72,9 +72,9 @@ Timing: ``--warmup`` untimed steps (cuDNN autotuning, allocator warm-up, compila
 ``--steps`` timed steps between two ``torch.cuda.synchronize()`` calls, measured with
 ``time.perf_counter``; samples/s = batch x steps / elapsed seconds.
 
-Targets (reported, not enforced): (a)/(b) >= 2.2, (a)/(c) >= 0.85, and the peak GPU memory
-of (a) at batch 16 <= 15 GiB (so that the paper configuration trains on a 16 GB Colab T4 in
-fp16). The memory figure is its own measurement (``--memory-batch``, default 16): a fresh
+Targets (reported, not enforced): eager (a)/(b) >= 2.5 and (a)/(c) >= 0.95; compiled
+(a')/(b) >= 3.5 (with ``--compile``); and the peak GPU memory of (a) at batch 16 <= 8 GiB (so
+that a 16 GB Colab T4 holds batch 32 of the paper configuration in fp16). The memory figure is its own measurement (``--memory-batch``, default 16): a fresh
 model, warm-up steps, ``torch.cuda.reset_peak_memory_stats()``, more steps, then
 ``torch.cuda.max_memory_allocated()`` -- the steady-state peak of tensors (weights, grads,
 momentum, activations, cuDNN workspaces), not counting the allocator's cache or the CUDA
@@ -116,9 +116,10 @@ from arcnn_lib.model.losses import l1_age, ranking_hinge_loss
 from arcnn_lib.model import ARCNN, ARCNNOutput, assemble_age, normalise, unit_grey
 from arcnn_lib.model.recognition import FeatureExtractor
 
-TARGET_A_OVER_B = 2.2
-TARGET_A_OVER_C = 0.85
-TARGET_MEMORY_GIB = 15.0
+TARGET_A_OVER_B = 2.5
+TARGET_A_OVER_C = 0.95
+TARGET_COMPILED_OVER_B = 3.5
+TARGET_MEMORY_GIB = 8.0
 GIB = 1024 ** 3
 
 LR, MOMENTUM, WEIGHT_DECAY = 1e-3, 0.9, 1e-4
@@ -592,9 +593,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         "variants": variants,
         "ratios": ratios,
         "targets": {"a/b": TARGET_A_OVER_B, "a/c": TARGET_A_OVER_C,
+                    "a_compiled/b": TARGET_COMPILED_OVER_B,
                     "peak_memory_gib": TARGET_MEMORY_GIB, "memory_batch": 16},
-        "pass": {"a/b": None if ratios["a/b"] is None else ratios["a/b"] >= TARGET_A_OVER_B,
-                 "a/c": None if ratios["a/c"] is None else ratios["a/c"] >= TARGET_A_OVER_C,
+        "pass": {"a/b": _at_least(ratios["a/b"], TARGET_A_OVER_B),
+                 "a/c": _at_least(ratios["a/c"], TARGET_A_OVER_C),
+                 "a_compiled/b": _at_least(ratios.get("a_compiled/b"), TARGET_COMPILED_OVER_B),
                  "memory": mem_pass},
         "memory": memory,
         "peak_memory_gib_batch16": memory["peak_gib"] if memory["batch"] == 16 else None,
@@ -606,6 +609,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _at_least(ratio: Optional[float], target: float) -> Optional[bool]:
+    return None if ratio is None else ratio >= target
 
 
 def _fmt(x: Optional[float], spec: str = ".2f") -> str:
@@ -635,9 +642,10 @@ def format_table(r: Dict) -> str:
     t, p, rt = r["targets"], r["pass"], r["ratios"]
     lines.append(f"a/b = {_fmt(rt['a/b'])} (target >= {t['a/b']}) {_verdict(p['a/b'])}")
     lines.append(f"a/c = {_fmt(rt['a/c'])} (target >= {t['a/c']}) {_verdict(p['a/c'])}")
-    for k in ("a_compiled/b", "a_compiled/c"):
-        if k in rt:
-            lines.append(f"{k} = {_fmt(rt[k])}")
+    if "a_compiled/b" in rt:
+        lines.append(f"a'/b = {_fmt(rt['a_compiled/b'])} (target >= {t['a_compiled/b']}) "
+                     f"{_verdict(p['a_compiled/b'])}")
+        lines.append(f"a'/c = {_fmt(rt['a_compiled/c'])}")
     m = r["memory"]
     if m["oom"]:
         mem = f"OUT OF MEMORY ({m['error']})"

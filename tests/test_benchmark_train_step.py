@@ -55,9 +55,10 @@ def test_main_runs_on_cpu_and_writes_json(bench, tmp_path):
         assert data["samples_per_s"][v] > 0
         assert data["variants"][v]["loss_finite"]
     assert data["ratios"]["a/b"] > 0 and data["ratios"]["a/c"] > 0
-    assert data["targets"] == {"a/b": 2.2, "a/c": 0.85, "peak_memory_gib": 15.0,
-                               "memory_batch": 16}
+    assert data["targets"] == {"a/b": 2.5, "a/c": 0.95, "a_compiled/b": 3.5,
+                               "peak_memory_gib": 8.0, "memory_batch": 16}
     assert isinstance(data["pass"]["a/b"], bool) and isinstance(data["pass"]["a/c"], bool)
+    assert data["pass"]["a_compiled/b"] is None      # not compiled in this run
     # no GPU memory on the CPU: null, not a number
     assert data["memory"]["peak_gib"] is None and data["peak_memory_gib_batch16"] is None
     assert data["pass"]["memory"] is None

@@ -16,7 +16,7 @@ def test_two_runs_write_only_portable_small_results(phantom48, tmp_path, monkeyp
     reproduce.main(["--data", str(phantom48), "--data-name", "phantom48", "--out", str(out),
                     "--work", str(tmp_path / "work"), "--profile", "smoke", "--epochs", "1",
                     "--only", "arcnn_male_k3,baseline_male", "--git-commit", "abc123",
-                    "--quiet"])
+                    "--jobs", "2", "--quiet"])          # two runs at once, in two processes
     names = {p.name for p in out.iterdir()}
     for run in ("arcnn_male_k3", "baseline_male"):
         assert {f"{run}.json", f"{run}_predictions.csv", f"{run}_history.csv"} <= names
@@ -25,6 +25,9 @@ def test_two_runs_write_only_portable_small_results(phantom48, tmp_path, monkeyp
     for path in out.glob("*.json"):
         text = path.read_text()
         assert str(tmp_path) not in text, f"{path.name} holds a path of this machine"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] is True and manifest["jobs"] == 2
+    assert sorted(r["name"] for r in manifest["runs"]) == ["arcnn_male_k3", "baseline_male"]
     metrics = json.loads((out / "arcnn_male_k3.json").read_text())
     assert metrics["git_commit"] == "abc123" and metrics["train"]["epochs"] == 1
     assert len(metrics["mae_parts"]) == 6 and metrics["n"] > 0
@@ -52,28 +55,19 @@ def test_bad_arguments_are_named(tmp_path):
         reproduce.main(["--data", str(tmp_path), "--epochs", "0"])
 
 
-def test_budget_skips_what_does_not_fit(tmp_path, monkeypatch):
-    import time
-
-    def fake_run(args, run, epochs, out, data_name):
-        time.sleep(0.5)
-        return {"mae": 1.0}
-
-    monkeypatch.setattr(reproduce, "run_one", fake_run)
+def test_an_interrupted_run_is_not_written(phantom48, tmp_path, monkeypatch):
+    # a budget of about a second caps the 50-epoch run: it stops early, nothing is written
+    # for it, the manifest says the set is incomplete, and the command says which run stopped
+    monkeypatch.setenv("ARCNN_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    # 0.6 s of budget: the first run (0.5 s) fits; every later one is predicted not to
-    reproduce.main(["--data", str(tmp_path), "--out", str(out), "--epochs", "1",
-                    "--budget-minutes", "0.01", "--quiet"])
+    with pytest.raises(SystemExit, match="arcnn_male_k3 was interrupted after"):
+        reproduce.main(["--data", str(phantom48), "--data-name", "phantom48", "--out",
+                        str(out), "--work", str(tmp_path / "work"), "--profile", "smoke",
+                        "--epochs", "50", "--budget-minutes", "0.02",
+                        "--only", "arcnn_male_k3,baseline_male", "--quiet"])
+    assert not (out / "arcnn_male_k3.json").exists()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [r["name"] for r in manifest["runs"]] == ["arcnn_male_k3"]
-    assert [s["name"] for s in manifest["skipped"]] == [r.name for r in reproduce.RUNS[1:]]
-
-
-def test_an_interrupted_run_is_not_written(tmp_path, monkeypatch):
-    import arcnn_lib.engine.trainer as T
-    monkeypatch.setattr(T, "train", lambda cfg: SimpleNamespace(interrupted=True, epochs_done=1))
-    with pytest.raises(SystemExit, match="arcnn_male_k3 was interrupted after 1 epochs"):
-        reproduce.main(["--data", str(tmp_path), "--out", str(tmp_path / "out"),
-                        "--work", str(tmp_path / "work"), "--epochs", "3",
-                        "--only", "arcnn_male_k3", "--quiet"])
-    assert not (tmp_path / "out" / "arcnn_male_k3.json").exists()
+    assert manifest["complete"] is False and manifest["runs"] == []
+    assert manifest["planned"] == ["arcnn_male_k3", "baseline_male"]
+    assert [s["name"] for s in manifest["skipped"]] == ["arcnn_male_k3", "baseline_male"]
+    assert manifest["skipped"][1]["reason"].startswith("not started")

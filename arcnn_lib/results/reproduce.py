@@ -22,7 +22,15 @@ run                    model      sex     K    for
 Runs go in this order, so that a time budget (``--budget-minutes``) that runs out drops the
 K ablation first; a run that would not fit is recorded as skipped. ``--epochs auto`` times
 one epoch of the first run and picks the largest epoch count that fits every run in the
-budget; the count chosen is recorded, and ``--epochs N`` reproduces it anywhere.
+budget; the count chosen is recorded, and ``--epochs N`` reproduces it anywhere. Every run
+started is capped at the time left, so the set ends inside the budget. ``--jobs N`` trains N
+runs at once on the one device (:mod:`arcnn_lib.results.run_queue`): a large GPU leaves most
+of its compute idle on one small run. The plan assumes no gain from that, so concurrent runs
+finish early rather than late.
+
+Each run's files are written the moment it finishes, and ``manifest.json`` after every run:
+``planned`` lists the runs asked for, ``runs`` those that finished, ``skipped`` the others
+with the reason, and ``complete`` is true only when every planned run finished.
 
 Only small files land in ``--out``: per run ``<run>.json`` (metrics per unit and per sex,
 config, data, split file, commit, hardware, date, wall time), ``<run>_predictions.csv`` and
@@ -33,8 +41,10 @@ and ``fig3_parts.png``. Checkpoints and caches stay in ``--work``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -46,6 +56,7 @@ import numpy as np
 
 from ..engine.runtime import git_commit, provenance
 from .reference import PAPER_MAE
+from .run_queue import RunInterrupted, execute
 from .tables import pooled_mae
 
 #: Relative cost of one epoch of the baseline against one of AR-CNN (it reads 1 image
@@ -94,7 +105,8 @@ def _sanitise(metrics: dict, run: Run, data_name: str, commit: Optional[str]) ->
     return out
 
 
-def _train_config(args, run: Run, epochs: int, stop_after: Optional[int] = None):
+def _train_config(args, run: Run, epochs: int, stop_after: Optional[int] = None,
+                  max_minutes: Optional[float] = None):
     from ..engine.trainer import TrainConfig
     over = dict(data=args.data, out=str(Path(args.work) / run.name), sex=run.sex,
                 model=run.model, epochs=epochs, seed=args.seed, overwrite=True,
@@ -107,6 +119,10 @@ def _train_config(args, run: Run, epochs: int, stop_after: Optional[int] = None)
         over["lr"] = args.lr
     if stop_after:
         over["stop_after_epochs"] = stop_after
+    if max_minutes is not None:
+        over["max_minutes"] = max_minutes
+    if args.jobs > 1 and _device().type == "cpu":    # share the cores between the runs
+        over["num_threads"] = max(1, (os.cpu_count() or 1) // args.jobs)
     return TrainConfig.for_profile(args.profile, **over)
 
 
@@ -127,15 +143,18 @@ def choose_epochs(args, runs: Sequence[Run], budget_s: float) -> dict:
             "seconds_per_epoch": per_epoch, "probe_seconds": spent}
 
 
-def run_one(args, run: Run, epochs: int, out: Path, data_name: str) -> dict:
-    """Train and evaluate one run; write its JSON and CSVs into ``out``."""
+def run_one(args, epochs: int, out: Path, data_name: str, run: Run,
+            max_minutes: Optional[float] = None) -> dict:
+    """Train and evaluate one run (at most ``max_minutes`` of training); write its JSON and
+    CSVs into ``out``. Raises :class:`RunInterrupted` (and writes nothing) when the training
+    stopped early."""
     from ..evaluation.evaluator import evaluate
     from ..engine.trainer import train
     t0 = time.time()
-    res = train(_train_config(args, run, epochs))
+    res = train(_train_config(args, run, epochs, max_minutes=max_minutes))
     if res.interrupted:
-        raise SystemExit(f"[reproduce] {run.name} was interrupted after {res.epochs_done} "
-                         f"epochs; its results were not written (the runs before it were)")
+        raise RunInterrupted(f"{run.name} was interrupted after {res.epochs_done} epochs; its "
+                             "results were not written")
     ev = evaluate(res.checkpoint, split="test", progress=not args.quiet,
                   cache_dir=args.cache_dir)
     metrics = _sanitise(ev.metrics, run, data_name, args.git_commit)
@@ -148,13 +167,17 @@ def run_one(args, run: Run, epochs: int, out: Path, data_name: str) -> dict:
     ev.predictions.to_csv(out / f"{run.name}_predictions.csv", index=False,
                              float_format="%.6g")
     res.history.to_csv(out / f"{run.name}_history.csv", index=False, float_format="%.6g")
-    split_src = Path(res.out_dir) / "split.csv"
-    split_dst = out / f"{data_name}_split.csv"
+    return metrics
+
+
+def _keep_split(args, run: Run, out: Path) -> None:
+    """Copy the run's split beside the results; every run of a set must share it."""
+    split_src = Path(args.work) / run.name / "split.csv"
+    split_dst = out / f"{args.data_name}_split.csv"
     if not split_dst.exists():
         shutil.copyfile(split_src, split_dst)
     elif split_src.read_bytes() != split_dst.read_bytes():
         raise RuntimeError(f"run {run.name} used a different split from the others")
-    return metrics
 
 
 def build_tables(out: Path, runs: Sequence[Run]) -> dict:
@@ -248,13 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at once on the one device, each in its own process "
+                        "(a large GPU leaves most of its compute idle on one small run)")
     p.add_argument("--only", default=None, help="comma-separated run names")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--git-commit", default=None, help="commit to record (when .git is absent)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--figures-only", action="store_true",
-                   help="only redraw fig3_parts.png and tables.md from the results already "
-                        "in --out")
+                   help="only rebuild tables.json, tables.md and fig3_parts.png from the "
+                        "results already in --out (e.g. after a session cut short)")
     return p
 
 
@@ -266,6 +292,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SystemExit(f"--epochs must be a positive integer or 'auto', got {args.epochs!r}")
     if args.epochs == "auto" and args.budget_minutes is None and not args.figures_only:
         raise SystemExit("--epochs auto needs --budget-minutes")
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs must be >= 1, got {args.jobs}")
     runs = list(RUNS)
     if args.only:
         names = args.only.split(",")
@@ -280,15 +308,50 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.figures_only:
         manifest = json.loads((out / "manifest.json").read_text())
         args.profile, args.data_name = manifest["profile"], manifest["data"]
+        (out / "tables.json").write_text(json.dumps(build_tables(out, RUNS), indent=2))
         print(f"[reproduce] wrote {draw_fig3(args, out)} and {write_tables_md(out, manifest)}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
     budget = args.budget_minutes * 60 if args.budget_minutes else math.inf
     plan = choose_epochs(args, runs, budget) if args.epochs == "auto" else {
         "epochs": int(args.epochs)}
+    if args.jobs > 1:
+        _warm_cache(args)                 # built once here, not raced by the workers
+    manifest = _manifest(args, plan, [r.name for r in runs])
+    interrupted = []
+
+    def record(run: Run, metrics: Optional[dict], reason) -> None:
+        if metrics is None:
+            manifest["skipped"].append({"name": run.name, "reason": str(reason)})
+            if isinstance(reason, RunInterrupted):
+                interrupted.append(str(reason))
+        else:
+            _keep_split(args, run, out)
+            manifest["runs"].append({"name": run.name, "model": run.model, "sex": run.sex,
+                                     "num_concat": run.num_concat})
+            manifest["runs"].sort(key=lambda r: manifest["planned"].index(r["name"]))
+            print(f"[reproduce] {run.name}: test MAE {metrics['mae']:.2f} months "
+                  f"({metrics['run']['wall_seconds']:.0f} s)", flush=True)
+        _write_manifest(out, manifest, t_start)
+
+    job = functools.partial(run_one, args, plan["epochs"], out, args.data_name)
+    execute(runs, job, budget, record, jobs=args.jobs)
+    (out / "tables.json").write_text(json.dumps(build_tables(out, RUNS), indent=2))
+    draw_fig3(args, out)
+    manifest["complete"] = not manifest["skipped"]
+    _write_manifest(out, manifest, t_start)
+    write_tables_md(out, manifest)
+    if interrupted:
+        raise SystemExit(f"[reproduce] {interrupted[0]} (the runs that finished were)")
+    return 0
+
+
+def _manifest(args, plan: dict, planned: Sequence[str]) -> dict:
+    """The set's manifest; ``complete`` stays False until every planned run has finished."""
     epochs = plan["epochs"]
     manifest = {"data": args.data_name, "profile": args.profile, "pretrained": False,
-                "epochs": epochs, "plan": plan, "seed": args.seed, "runs": [], "skipped": [],
+                "epochs": epochs, "plan": plan, "seed": args.seed, "jobs": args.jobs,
+                "planned": list(planned), "complete": False, "runs": [], "skipped": [],
                 "command": (f"python -m arcnn_lib reproduce --data <{args.data_name} folder> "
                             f"--data-name {args.data_name} --profile {args.profile} "
                             f"--epochs {epochs} --seed {args.seed}"
@@ -297,28 +360,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 **provenance(_device())}
     if args.git_commit:
         manifest["git_commit"] = args.git_commit
-    seconds_per_cost: Optional[float] = None
-    for run in runs:
-        elapsed = time.time() - t_start
-        if seconds_per_cost is not None and elapsed + run.cost * seconds_per_cost > budget:
-            manifest["skipped"].append({"name": run.name, "reason": "time budget"})
-            continue
-        t0 = time.time()
-        metrics = run_one(args, run, epochs, out, args.data_name)
-        seconds_per_cost = (time.time() - t0) / run.cost
-        manifest["runs"].append({"name": run.name, "model": run.model, "sex": run.sex,
-                                 "num_concat": run.num_concat})
-        print(f"[reproduce] {run.name}: test MAE {metrics['mae']:.2f} months "
-              f"({time.time() - t0:.0f} s)", flush=True)
-        manifest["wall_seconds"] = time.time() - t_start
-        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
-    (out / "tables.json").write_text(json.dumps(build_tables(out, RUNS), indent=2))
-    draw_fig3(args, out)
-    manifest["wall_seconds"] = time.time() - t_start
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
-    write_tables_md(out, manifest)
-    return 0
+    return manifest
 
+
+def _write_manifest(out: Path, manifest: dict, t_start: float) -> None:
+    manifest["wall_seconds"] = time.time() - t_start
+    tmp = out / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=float))
+    os.replace(tmp, out / "manifest.json")
+
+
+def _warm_cache(args) -> None:
+    """Build the image cache of ``args.data`` at the profile's size before workers read it."""
+    from ..engine.config import TrainConfig
+    from ..engine.run_data import prepare_run_data
+    size = TrainConfig.for_profile(args.profile, data=args.data).model_config().image_size
+    prepare_run_data(args.data, size, cache_dir=args.cache_dir, progress=not args.quiet)
 
 if __name__ == "__main__":
     sys.exit(main())
