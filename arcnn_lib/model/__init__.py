@@ -7,9 +7,10 @@ assembled model, Eq. 1), :mod:`.losses` (Eqs. 2-5), :mod:`.baselines` (the singl
 regressor of Table 3), :mod:`.build` (either, by name), :mod:`.units` (the units'
 columns).
 """
-from .arcnn import ARCNN, ARCNNOutput, assemble_age, normalise, normalise_images, unit_grey
+from .arcnn import (ARCNN, ARCNNOutput, assemble_age, input_and_source, normalise,
+                    normalise_images, unit_grey)
 from .baselines import SingleStageRegressor
 from .build import MODEL_KINDS, build_model
 
-__all__ = ["ARCNN", "ARCNNOutput", "MODEL_KINDS", "SingleStageRegressor", "assemble_age", "build_model",
-           "normalise", "normalise_images", "unit_grey"]
+__all__ = ["ARCNN", "ARCNNOutput", "MODEL_KINDS", "SingleStageRegressor", "assemble_age",
+           "build_model", "input_and_source", "normalise", "normalise_images", "unit_grey"]
