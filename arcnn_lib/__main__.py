@@ -16,6 +16,7 @@ COMMANDS = {
     "reproduce": "arcnn_lib.results.reproduce",
     "ablation": "arcnn_lib.results.ablation",
     "phantom-study": "arcnn_lib.results.phantom_study",
+    "fit-assembly": "arcnn_lib.results.fitted_assembly",
     "expert-regions": "arcnn_lib.results.expert_regions",
     "share-checkpoint": "arcnn_lib.engine.share_checkpoint",
 }

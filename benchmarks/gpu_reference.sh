@@ -17,7 +17,10 @@
 #   1. reference   Table 3 and Table 2 (AR-CNN K = 3 and the baseline, boys and girls),
 #                  then Table 1 (K = 1, 2, 4, boys): four runs at a time on the one device,
 #                  epochs fitted to the stage's budget and recorded (--epochs N reproduces).
-#   2. benchmark   the train-step benchmark at the paper configuration, eager, then compiled.
+#   2. fitted      the phantom study's chosen variant on the same data: the K = 3 runs
+#                  re-assembled with unit weights fitted on validation, beside Eq. 1.
+#   3. benchmark   the train-step benchmark at the paper configuration, eager, then compiled.
+#   4. rois        the expert-region scores of the K = 3 runs (with ROIS=<regions CSV> set).
 # A stage that has too little time left is recorded as skipped, never started half.
 set -uo pipefail
 DATA=${1:?usage: $0 DATA_DIR OUT_DIR [MINUTES] [PROFILE] [GIT_COMMIT]}
@@ -76,6 +79,11 @@ REF_BUDGET=$(python -c "print(max(1.0, ($(left) * 0.70 - 60) / 60))")
 stage reference 70 120 python -m arcnn_lib reproduce --data "$DATA" --out "$OUT/reference" \
     --work "$ARCNN_CACHE/reference_runs" --profile "$PROFILE" --epochs auto \
     --budget-minutes "$REF_BUDGET" --jobs 4 --git-commit "$COMMIT" --quiet
+RUNS="$ARCNN_CACHE/reference_runs"
+K3=()
+for sex in male female; do
+    [ -f "$RUNS/arcnn_${sex}_k3/best.pt" ] && K3+=("$RUNS/arcnn_${sex}_k3/best.pt")
+done
 # a set with runs that did not fit is marked so, whatever the exit code said
 python - "$OUT/status.json" "$OUT/reference/manifest.json" <<'PY'
 import json, os, sys
@@ -88,12 +96,28 @@ if os.path.exists(manifest) and not json.load(open(manifest)).get("complete"):
 json.dump(s, open(status, "w"), indent=2)
 PY
 
-# 2. The train-step benchmark at the paper configuration, on the then idle device.
+# 2. The phantom study's chosen assembly on the same runs (validation-fitted weights).
+if (( ${#K3[@]} )); then
+    stage fitted 20 30 python -m arcnn_lib fit-assembly --checkpoint "${K3[@]}" \
+        --out "$OUT/reference/fitted_assembly.json"
+else
+    record fitted "skipped: no K = 3 run finished"
+fi
+
+# 3. The train-step benchmark at the paper configuration, on the then idle device.
 BENCH=(python benchmarks/train_step.py)
 if [ "$PROFILE" = smoke ]; then BENCH+=(--profile smoke --steps 2 --warmup 1); fi
 stage benchmark_eager 50 60 "${BENCH[@]}" --json "$OUT/benchmark_train_step.json"
-stage benchmark_compiled 100 120 "${BENCH[@]}" --compile --only a,b \
+stage benchmark_compiled 80 120 "${BENCH[@]}" --compile --only a,b \
     --json "$OUT/benchmark_train_step_compile.json"
+
+# 4. Where the K = 3 runs look on real hands, against the expert regions.
+if [ -n "${ROIS:-}" ] && (( ${#K3[@]} )); then
+    stage rois 100 30 python -m arcnn_lib expert-regions --checkpoint "${K3[@]}" \
+        --data "$DATA" --rois "$ROIS" --out "$OUT/rsna100_rois" --figure-per-sex 8
+else
+    record rois "skipped: ROIS not set or no K = 3 run finished"
+fi
 
 echo "[gpu_reference] done in $(( $(date +%s) - T0 ))s"
 cat "$OUT/status.json"

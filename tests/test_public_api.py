@@ -25,7 +25,8 @@ def test_results_are_dataclasses_with_named_fields():
 
 
 def test_the_command_table(capsys):
-    assert set(COMMANDS) == {"train", "evaluate", "reproduce", "ablation"}
+    assert set(COMMANDS) == {"train", "evaluate", "reproduce", "ablation", "phantom-study",
+                             "fit-assembly", "expert-regions", "share-checkpoint"}
     assert main([]) == 2 and "usage: python -m arcnn_lib" in capsys.readouterr().err
     assert main(["fly"]) == 2 and "unknown command 'fly'" in capsys.readouterr().err
     for command in COMMANDS:
