@@ -1,37 +1,25 @@
 """Acceptance: the smoke profile on an 800-image phantom, trained on a 2-core CPU.
 
-Within 3 minutes of wall time (phantom generation, cache, training, evaluation), the held-out
-(test split) MAE must be at most half that of predicting the training median, and the
-best-scored part must hit a true cue region clearly more often than a random anchor does.
-Measured on a quiet 2-core CPU (61 s in all: 5 s data, 55 s for 30 epochs, 1 s evaluation):
-test MAE 14.5 months vs 57.5 for the median predictor (ratio 0.25); top-1 hit rate 0.91 vs
-0.048 for a random anchor (top-3: 0.98 vs 0.125). The assertions (ratio <= 0.5; top-1 >=
-2 x random + 0.05) leave a wide margin.
+The held-out (test split) MAE must be at most half that of predicting the training median,
+and the best-scored part must hit a true cue region clearly more often than a random anchor
+does (top-1 >= 2 x random + 0.05). The run is deterministic (fixed seeds, a fixed number of
+epochs), so these hold on any machine; run ``pytest tests/test_train_acceptance.py -s`` to
+see the figures, with the wall and CPU time of each stage. The times are reported, never
+asserted: timings belong in ``benchmarks/``, and on a shared machine they say little.
 
 Same figures from the command line::
 
     python -m arcnn_lib train --data phantom --profile smoke --out runs/smoke
     python -m arcnn_lib evaluate --checkpoint runs/smoke/best.pt --out runs/smoke/eval
-
-This is the only slow engine test (run it alone with ``pytest tests/test_train_acceptance.py
--s`` to see the figures). The run is deterministic (fixed seeds, a fixed number of epochs).
-Time: the wall time of the whole run must be at most 3 minutes when the machine is ours
-(this process got at least 1.5 of the 2 cores on average). When other work shares the cores
-neither wall nor CPU time means much (idle OpenMP threads spin while their partner waits
-for a core, inflating CPU time several-fold), so the time is then only reported, with a
-warning; the accuracy assertions hold either way, the run being deterministic.
 """
 import json
-import os
 import resource
 import time
-import warnings
 
 from arcnn_lib.config import ARCNNConfig
 from arcnn_lib.evaluation.evaluator import evaluate
 from arcnn_lib import TrainConfig, train
 
-BUDGET_S = 180.0
 CORES = 2
 
 
@@ -74,10 +62,5 @@ def test_smoke_profile_on_800_phantom_learns_age_and_points_at_cues(tmp_path):
     print("\nacceptance:", json.dumps(report, indent=1))
 
     assert not res.interrupted, f"training was interrupted by a signal: {report}"
-    if cpu / elapsed >= 1.5:
-        assert elapsed <= BUDGET_S, report
-    elif elapsed > BUDGET_S:
-        warnings.warn(f"wall time {elapsed:.0f} s > {BUDGET_S:.0f} s, but the cores were shared "
-                      f"(this run used {cpu / elapsed:.2f} of {CORES}); not asserted")
     assert m["mae"] <= 0.5 * m["median_baseline_mae"], report
     assert p["top1"] >= 2.0 * p["random_top1_expected"] + 0.05, report
