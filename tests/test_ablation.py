@@ -7,7 +7,6 @@ import pytest
 
 from arcnn_lib.results import ablation
 
-from engine_fixtures import phantom48  # noqa: F401
 
 
 def test_variants_share_a_split_and_report_validation_only(phantom48, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import torch
 import arcnn_lib.book.notebook as N
 from arcnn_lib.config import ARCNNConfig
 
-from engine_fixtures import TINY_N, TINY_SEED, engine_cache  # noqa: F401
+from engine_fixtures import TINY_N, TINY_SEED
 
 
 def test_reused_only_with_the_same_settings_and_library(engine_cache, monkeypatch):

@@ -25,7 +25,7 @@ from arcnn_lib.data.loader import EpochOrder
 from arcnn_lib import TrainConfig, train
 from arcnn_lib.engine.cli import main, parse_args
 
-from engine_fixtures import TINY_N, TINY_SEED, engine_cache, tiny  # noqa: F401
+from engine_fixtures import TINY_N, TINY_SEED
 
 REPO = Path(__file__).resolve().parents[1]
 
