@@ -1,11 +1,13 @@
 """book_run: a chapter's model is trained once and reused only by the same settings and
 library (arcnn_lib.book.notebook)."""
+import json
+
 import torch
 
 import arcnn_lib.book.notebook as N
 from arcnn_lib.config import ARCNNConfig
 
-from engine_fixtures import TINY_N, TINY_SEED, engine_cache  # noqa: F401
+from engine_fixtures import TINY_N, TINY_SEED
 
 
 def test_reused_only_with_the_same_settings_and_library(engine_cache, monkeypatch):
@@ -19,5 +21,11 @@ def test_reused_only_with_the_same_settings_and_library(engine_cache, monkeypatc
     assert N.book_run(env, "tiny", **tiny).reused
     assert not N.book_run(env, "tiny", **{**tiny, "seed": 1}).reused    # settings changed
     assert N.book_run(env, "tiny", **{**tiny, "seed": 1}).reused
-    monkeypatch.setattr(N, "library_fingerprint", lambda: "another-version")
+    # the run as another version of the library would have left it: its stamp names that
+    # version's fingerprint, not this one's
+    stamp = N.book_runs_dir() / "tiny" / "book_run.json"
+    key = json.loads(stamp.read_text())
+    assert key["library"] == N.library_fingerprint()
+    stamp.write_text(json.dumps({**key, "library": "another-version"}))
     assert not N.book_run(env, "tiny", **{**tiny, "seed": 1}).reused    # library changed
+    assert json.loads(stamp.read_text())["library"] == N.library_fingerprint()

@@ -12,7 +12,7 @@ from arcnn_lib.evaluation.evaluator import evaluate, main
 from arcnn_lib.evaluation.pointing import box_hits, pointing_game
 from arcnn_lib import TrainConfig, train
 
-from engine_fixtures import TINY_N, engine_cache, tiny  # noqa: F401
+from engine_fixtures import TINY_N
 
 
 @pytest.fixture

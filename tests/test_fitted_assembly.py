@@ -6,7 +6,6 @@ import pytest
 from arcnn_lib import TrainConfig, train
 from arcnn_lib.results import fitted_assembly
 
-from engine_fixtures import phantom48  # noqa: F401
 
 
 def test_fitted_assembly_reports_eq1_beside_the_fitted_weights(phantom48, tmp_path):

@@ -7,7 +7,6 @@ import pytest
 from arcnn_lib.results import reproduce
 from arcnn_lib.results.reference import load_reference
 
-from engine_fixtures import phantom48  # noqa: F401
 
 
 def test_two_runs_write_only_portable_small_results(phantom48, tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from ..config import ARCNNConfig, data_from_env, profile_from_env
-from ..data.paths import RSNA100, default_cache_dir
+from ..data.paths import PHANTOM, RSNA100, default_cache_dir, is_phantom
 from ..engine.config import TrainConfig
 from ..engine.distributed import pick_device
 from ..engine.runtime import hardware, seed_everything
@@ -44,7 +44,7 @@ class BookEnv:
     @property
     def label(self) -> str:
         """A short provenance label for tables and figures: data, profile, hardware."""
-        data = "phantom" if self.data == "phantom" else Path(self.data).name
+        data = PHANTOM if is_phantom(self.data) else Path(self.data).name
         return f"{data} / {self.profile} / {self.hardware}"
 
 

@@ -1,27 +1,23 @@
-"""The training data path: batches sliced straight out of the uint8 cache.
+"""Batches sliced straight out of the uint8 cache, for the chapters and quick loops.
 
-No per-item Python work: each batch is one fancy-indexed read of the memmap with its rows
-sorted (sequential-ish disk access), turned into torch tensors without a copy. The order is
-a pure function of ``(seed, epoch)``, so a run resumed at ``(epoch, start_batch)`` sees
-exactly the batches it would have seen.
+One mechanism with the training engine: :func:`batch_iterator` is the trainer's seeded
+:class:`~arcnn_lib.data.loader.EpochOrder` read by its loader
+(:func:`~arcnn_lib.data.loader.iterate`) on the CPU. Each batch is one fancy-indexed read of
+the memmap with its rows sorted (sequential-ish disk access), turned into torch tensors
+without a copy. The order is a pure function of ``(seed, epoch)``, so a run resumed at
+``(epoch, start_batch)`` sees exactly the batches it would have seen.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
 from .cache import ImageCache
+from .loader import Batch, EpochOrder, epoch_order, iterate
 
-Batch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-def epoch_order(indices: np.ndarray, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
-    """The cache rows of one epoch, in visiting order: a permutation seeded by (seed, epoch)."""
-    if not shuffle:
-        return indices
-    return np.random.default_rng([int(seed), int(epoch)]).permutation(indices)
+__all__ = ["Batch", "batch_iterator", "epoch_order", "num_batches"]
 
 
 def num_batches(n: int, batch_size: int, drop_last: bool) -> int:
@@ -41,22 +37,22 @@ def batch_iterator(cache: ImageCache, indices: Optional[Sequence[int]] = None,
         batch_size: B.
         shuffle: visit the rows in the (seed, epoch) permutation, else in the given order.
         seed, epoch: the order is a function of these two only.
-        drop_last: drop the final incomplete batch.
+        drop_last: drop the final incomplete batch (with fewer rows than B: no batch).
         start_batch: skip this many batches of the epoch (exact resume).
     Yields:
-        images uint8 (B, 1, S, S), age float32 (B,) months, male bool (B,), rows int64 (B,)
-        -- the cache rows, sorted within the batch (the memmap is read in that order).
+        :class:`~arcnn_lib.data.loader.Batch` es: images uint8 (B, 1, S, S), age float32
+        (B,) months, male bool (B,), rows int64 (B,) -- the cache rows, sorted within the
+        batch (the memmap is read in that order).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     rows = np.arange(len(cache)) if indices is None else np.asarray(indices, np.int64)
     if rows.size and (rows.min() < 0 or rows.max() >= len(cache)):
         raise IndexError(f"indices must lie in [0, {len(cache)}), got {rows.min()}..{rows.max()}")
-    order = epoch_order(rows, shuffle, seed, epoch)
+    order = EpochOrder(rows, batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+    # the trainer keeps one short batch when a split is smaller than B; this API drops it
+    batches = order.batches(epoch)[:num_batches(len(rows), batch_size, drop_last)]
     ages = cache.index["boneage"].to_numpy(np.float32)
     males = cache.index["male"].to_numpy(bool)
-    for b in range(start_batch, num_batches(len(order), batch_size, drop_last)):
-        chunk = np.sort(order[b * batch_size:(b + 1) * batch_size])
-        images = torch.from_numpy(cache.images[chunk]).unsqueeze(1)
-        yield (images, torch.from_numpy(ages[chunk]), torch.from_numpy(males[chunk]),
-               torch.from_numpy(chunk))
+    return iterate(cache.images, ages, males, batches, torch.device("cpu"),
+                   start=start_batch, prefetch=0)

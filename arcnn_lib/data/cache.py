@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .images import load_image, resize_pad
 from .layouts import read_index
-from .paths import default_cache_dir
+from .paths import default_cache_dir, is_phantom
 
 CACHE_VERSION = 1
 CACHE_COLUMNS = ["id", "boneage", "male", "split"]
@@ -188,7 +188,7 @@ def get_cache(root_or_phantom, size: int, cache_dir=None, progress: bool = True,
     name carries the fingerprint, so a changed source gets a new cache.
     """
     cache_dir = default_cache_dir(cache_dir)
-    if str(root_or_phantom) == "phantom":
+    if is_phantom(root_or_phantom):
         from .phantom import phantom_folder  # phantom imports this package's paths only
         root = phantom_folder(cache_dir=cache_dir, progress=progress)
     else:

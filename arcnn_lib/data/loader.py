@@ -6,8 +6,9 @@ batch is one fancy-index read; worker processes would only add start-up time and
 A background thread reads the next batches (into pinned memory on CUDA) while the device
 computes, and the copy to the device is ``non_blocking``.
 
-The order of an epoch is a pure function of ``(seed, epoch)`` (the data layer's
-:func:`arcnn_lib.data.batches.epoch_order`, which this module extends with DDP shards), so
+The order of an epoch is a pure function of ``(seed, epoch)`` (:func:`epoch_order`, which
+:class:`EpochOrder` extends with DDP shards; the chapters' ``batch_iterator`` reads the same
+batches through :func:`iterate`), so
 resuming at epoch e (even mid-epoch, by skipping the batches already done) replays exactly
 what an uninterrupted run would have seen. Under DDP each rank takes every
 ``world_size``-th row of the same permutation (padded like ``DistributedSampler`` so all
@@ -23,7 +24,13 @@ from typing import Iterator, List, NamedTuple
 import numpy as np
 import torch
 
-from .batches import epoch_order
+
+
+def epoch_order(indices: np.ndarray, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
+    """The cache rows of one epoch, in visiting order: a permutation seeded by (seed, epoch)."""
+    if not shuffle:
+        return indices
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(indices)
 
 
 class Batch(NamedTuple):

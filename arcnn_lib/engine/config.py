@@ -14,6 +14,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from ..config import PROFILES, ARCNNConfig, _scaled_geometry
+from ..data.paths import PHANTOM, is_phantom
 from ..model.build import MODEL_KINDS
 from .runtime import AMP_CHOICES
 
@@ -86,7 +87,7 @@ class TrainConfig:
         progress: show tqdm progress bars (rank 0 only).
     """
 
-    data: str = "phantom"
+    data: str = PHANTOM
     out: str = "runs/arcnn"
     profile: str = "smoke"
     sex: str = "all"
@@ -178,7 +179,7 @@ class TrainConfig:
         """Raise ``ValueError`` (or ``FileNotFoundError`` for a missing data folder) with a
         message naming the bad field."""
         self.validate_names()
-        if self.data != "phantom" and not Path(self.data).is_dir():
+        if not is_phantom(self.data) and not Path(self.data).is_dir():
             raise FileNotFoundError(f"data folder {self.data!r} does not exist (use a folder "
                                     "in an RSNA layout, or 'phantom')")
         for name in ("epochs", "batch_size", "val_every", "log_every", "phantom_n"):

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config import ARCNNConfig
 from ..data.loader import EpochOrder
+from ..data.paths import is_phantom
 from ..model.build import build_model
 from . import checkpoint as ckpt_io
 from . import distributed as D
@@ -201,7 +202,7 @@ def checkpoint_state(run: Run, epoch_done: int, step_in_epoch: int, val_metrics:
         "epoch_sums": None if sums is None else sums.detach().cpu(),
         "val_metrics": ckpt_io.to_plain(val_metrics),
         "data": {"root": str(run.data.root), "split_csv": str(run.data.split_csv),
-                 "phantom": cfg.data == "phantom"},
+                 "phantom": is_phantom(cfg.data)},
         "world_size": info.world_size, "precision": run.precision.name,
     }
 
@@ -220,7 +221,7 @@ def _check_resume_compatible(saved: dict, cfg: TrainConfig) -> None:
 def _norm(v):
     if isinstance(v, (list, tuple)):
         return [float(x) for x in v]
-    if isinstance(v, str) and v != "phantom":
+    if isinstance(v, str) and not is_phantom(v):
         try:
             return str(Path(v).resolve())
         except OSError:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import distributed as D
+from ..data.paths import is_phantom
 
 SPLIT_FILE = "split.csv"
 
@@ -57,7 +58,7 @@ class RunData:
 def resolve_root(data: str, phantom_n: int = 800, phantom_seed: int = 0,
                  cache_dir=None, progress: bool = True) -> Path:
     """The data folder of ``data``: the folder itself, or the generated phantom."""
-    if str(data) == "phantom":
+    if is_phantom(data):
         from ..data.phantom import phantom_folder
         return Path(phantom_folder(n=phantom_n, seed=phantom_seed, cache_dir=cache_dir,
                                    progress=progress))
@@ -128,7 +129,7 @@ def prepare_run_data(data: str, image_size: int, out_dir: Optional[os.PathLike] 
         raise ValueError(f"unknown sex {sex!r}; choose male, female or all")
     selected = keep & np.isfinite(ages)
     regions = None
-    if str(data) == "phantom" or (Path(root) / "phantom-regions.csv").is_file():
+    if is_phantom(data) or (Path(root) / "phantom-regions.csv").is_file():
         regions = regions_in_cache_pixels(root, image_size)
     return RunData(images=cache.images, ages=ages, male=male,
                    split=index["split"].astype(str).to_numpy(object),

@@ -52,6 +52,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import ARCNNConfig
+from ..data.paths import PHANTOM, is_phantom
 from ..engine import checkpoint as ckpt_io
 from ..engine.config import TrainConfig, check_sex
 from ..engine.distributed import pick_device
@@ -177,7 +178,7 @@ def evaluate(checkpoint: os.PathLike, data: Optional[str] = None, split: str = "
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     tcfg = state.get("train_config", {})
-    data = data if data is not None else tcfg.get("data", "phantom")
+    data = data if data is not None else tcfg.get("data", PHANTOM)
     sex = sex or tcfg.get("sex", "all")
     split_file = Path(split_csv) if split_csv is not None else _default_split_csv(checkpoint, state)
     run = prepare_run_data(
@@ -224,7 +225,7 @@ def _check_arguments(checkpoint: Path, data, split, split_csv, sex, batch_size) 
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {str(checkpoint)!r} does not exist")
-    if data is not None and data != "phantom" and not Path(data).is_dir():
+    if data is not None and not is_phantom(data) and not Path(data).is_dir():
         raise FileNotFoundError(f"data folder {data!r} does not exist (use a folder in an RSNA "
                                 "layout, or 'phantom')")
     if split_csv is not None and not Path(split_csv).is_file():

@@ -64,7 +64,7 @@ def run_variant(args, variant: str, seed: int) -> dict:
         args.profile, data=args.data, out=str(Path(args.work) / f"{variant}_seed{seed}"),
         sex="male", model=kind, num_concat=3, epochs=args.epochs, seed=seed,
         split_seed=args.split_seed, overwrite=True, progress=not args.quiet,
-        cache_dir=args.cache_dir, **over)
+        cache_dir=args.cache_dir, max_minutes=args.max_minutes, **over)
     res = train(cfg)
     if res.interrupted:
         raise SystemExit(f"[ablation] {variant} seed {seed} was interrupted after "
@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-time limit of each run; a run that reaches it stops the "
+                        "ablation (an unfinished run is not comparable)")
     p.add_argument("--git-commit", default=None, help="commit to record (when .git is absent)")
     p.add_argument("--quiet", action="store_true")
     return p
