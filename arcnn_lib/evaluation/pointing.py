@@ -57,6 +57,14 @@ def box_hits(boxes: torch.Tensor, regions: torch.Tensor, rule: str = "centre_in_
     raise ValueError(f"unknown hit rule {rule!r}; use centre_in_region or contains_centre")
 
 
+def rank_parts(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor]) -> torch.Tensor:
+    """(N, M, 4) boxes ordered best-scored first by ``part_scores`` (N, M); None: as given."""
+    if part_scores is None:
+        return part_boxes
+    order = part_scores.float().argsort(dim=1, descending=True)
+    return torch.gather(part_boxes, 1, order[..., None].expand(-1, -1, 4))
+
+
 def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
                   regions: Sequence[torch.Tensor], anchors: torch.Tensor, k: int,
                   seed: int = 0) -> Dict[str, float]:
@@ -77,9 +85,7 @@ def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
     """
     n, m, _ = part_boxes.shape
     k = int(max(1, min(k, m)))
-    if part_scores is not None:
-        order = part_scores.float().argsort(dim=1, descending=True)
-        part_boxes = torch.gather(part_boxes, 1, order[..., None].expand(-1, -1, 4))
+    part_boxes = rank_parts(part_boxes, part_scores)
     anchors = anchors.reshape(-1, 4).double().cpu()
     a = anchors.shape[0]
     gen = torch.Generator().manual_seed(int(seed))

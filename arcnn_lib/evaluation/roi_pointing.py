@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from ..data.rois import REGION_TYPES
-from .pointing import centres, points_in_boxes
+from .pointing import centres, points_in_boxes, rank_parts
 
 
 def landing(boxes: torch.Tensor, regions: torch.Tensor, types: Sequence[str]) -> np.ndarray:
@@ -74,9 +74,7 @@ def image_hits(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
     """
     n, m, _ = part_boxes.shape
     k = int(max(1, min(k, m)))
-    if part_scores is not None:
-        order = part_scores.float().argsort(dim=1, descending=True)
-        part_boxes = torch.gather(part_boxes, 1, order[..., None].expand(-1, -1, 4))
+    part_boxes = rank_parts(part_boxes, part_scores)
     anchors = anchors.reshape(-1, 4).double().cpu()
     hits = anchor_hit_matrix(anchors, regions)
     gen = torch.Generator().manual_seed(int(seed))
