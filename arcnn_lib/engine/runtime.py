@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import math
 import os
 import platform
 import random
@@ -233,3 +234,19 @@ def provenance(device: Optional[torch.device] = None) -> dict:
             "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
                          "numpy": np.__version__},
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def jsonable(v):
+    """``v`` made JSON-safe, recursively: numpy scalars and tensors to Python, NaN and
+    infinities to None, keys to strings."""
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, torch.Tensor):
+        return v.tolist()
+    return v

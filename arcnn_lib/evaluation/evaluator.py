@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -58,7 +57,8 @@ from ..engine.config import TrainConfig, check_sex
 from ..engine.distributed import pick_device
 from ..engine.inference import infer
 from ..engine.run_data import RunData, prepare_run_data
-from ..engine.runtime import AMP_CHOICES, Precision, provenance, select_precision, set_threads
+from ..engine.runtime import (AMP_CHOICES, Precision, jsonable, provenance, select_precision,
+                              set_threads)
 from ..model.build import build_model
 from ..model.units import output_suffixes, stack_units
 from .metrics import mae_from_frame, median_baseline_mae
@@ -257,22 +257,8 @@ def _write(out: Path, metrics: dict, pred: pd.DataFrame) -> None:
     out.mkdir(parents=True, exist_ok=True)
     pred.to_csv(out / "predictions.csv", index=False, float_format="%.6g")
     tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(_jsonable(metrics), indent=2))
+    tmp.write_text(json.dumps(jsonable(metrics), indent=2))
     os.replace(tmp, out / "metrics.json")
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (np.generic,)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, torch.Tensor):
-        return v.tolist()
-    return v
 
 
 # ---------------------------------------------------------------------------- CLI

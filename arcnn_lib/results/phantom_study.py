@@ -56,7 +56,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..engine.runtime import git_commit, provenance
+from ..engine.runtime import git_commit, jsonable, provenance
 from ..evaluation.assembly import assembled_mae, eq1_weights, fit_weights
 from . import study_stats as S
 from .run_queue import RunInterrupted, execute
@@ -283,7 +283,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     report.update(command=_command(args), wall_seconds=time.time() - t0, **provenance(device))
     report["git_commit"] = commit
-    (out / "study.json").write_text(json.dumps(_clean(report), indent=1))
+    (out / "study.json").write_text(json.dumps(jsonable(report), indent=1))
     c = report["comparisons"]["chosen_vs_baseline_input"]
     print(f"[phantom_study] {chosen}: test MAE {c['diff_mean']:+.2f} months against the "
           f"baseline (per seed {', '.join(f'{d:+.2f}' for d in c['per_seed'])}); "
@@ -356,19 +356,6 @@ def _command(args) -> str:
             f" --batch-size {args.batch_size}" + (" --augment" if args.augment else "")
             + f" --workers {args.workers} --threads {args.threads}"
             " --out results/phantom_study --work <scratch folder>")
-
-
-def _clean(v):
-    """JSON-safe: numpy scalars to Python, NaN to None."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
 
 
 if __name__ == "__main__":
