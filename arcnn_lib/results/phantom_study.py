@@ -57,12 +57,12 @@ import numpy as np
 import pandas as pd
 
 from ..engine.runtime import git_commit, jsonable, provenance
-from ..evaluation.assembly import assembled_mae, eq1_weights, fit_weights
+from ..evaluation.assembly import assembled_mae, fit_weights
 from . import study_stats as S
 from .run_queue import RunInterrupted, execute
 from .study_cost import native_cost
 from .study_figures import fig3_native, regime_map_figure
-from .study_stats import NUM_CONCAT, UNITS, regime_name
+from .study_stats import NUM_CONCAT, regime_name
 
 #: Training variant -> (model kind, paper-faithful, overrides as a function of the regime).
 TRAINED = {
