@@ -69,7 +69,11 @@ def setup(seed: int = 0, quiet: bool = False) -> BookEnv:
     try:
         import matplotlib.pyplot as plt
         plt.rcParams.update({"figure.dpi": 110, "axes.spines.top": False,
-                             "axes.spines.right": False, "image.cmap": "gray"})
+                             "axes.spines.right": False, "image.cmap": "gray",
+                             # legible at the book's column width
+                             "font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10,
+                             "xtick.labelsize": 9, "ytick.labelsize": 9,
+                             "legend.fontsize": 9, "figure.titlesize": 11})
     except ImportError:  # figures are optional for library users
         pass
     env = BookEnv(profile=profile, config=ARCNNConfig.from_profile(profile), data=data,
