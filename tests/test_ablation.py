@@ -26,20 +26,20 @@ def test_variants_share_a_split_and_report_validation_only(phantom48, tmp_path, 
     # each run's number is its best validation epoch, as in its own metrics.csv
     hist = pd.read_csv(work / "arcnn_shared_stats_seed1" / "metrics.csv")
     got = rows[(rows["variant"] == "arcnn_shared_stats") & (rows["seed"] == 1)]
-    assert got["assembled"].iloc[0] == pytest.approx(hist["val_mae"].min(), rel=1e-6)
+    assert got["A_asb"].iloc[0] == pytest.approx(hist["val_mae"].min(), rel=1e-6)
 
 
 def test_summary_pairs_variants_by_seed():
     rows = pd.DataFrame([
-        {"variant": "arcnn", "seed": 0, "assembled": 10.0},
-        {"variant": "arcnn", "seed": 1, "assembled": 12.0},
-        {"variant": "baseline", "seed": 0, "assembled": 9.0},
-        {"variant": "baseline", "seed": 1, "assembled": 12.5},
+        {"variant": "arcnn", "seed": 0, "A_asb": 10.0},
+        {"variant": "arcnn", "seed": 1, "A_asb": 12.0},
+        {"variant": "baseline", "seed": 0, "A_asb": 9.0},
+        {"variant": "baseline", "seed": 1, "A_asb": 12.5},
     ]).reindex(columns=["variant", "seed", *ablation.UNIT_COLUMNS.values()])
     s = ablation.summarise(rows)
-    assert s["arcnn"]["assembled"] == {"mean": 11.0, "sd": pytest.approx(2 ** 0.5)}
-    assert s["baseline"]["assembled_minus_arcnn"]["per_seed"] == [-1.0, 0.5]
-    assert s["baseline"]["assembled_minus_arcnn"]["mean"] == pytest.approx(-0.25)
+    assert s["arcnn"]["A_asb"] == {"mean": 11.0, "sd": pytest.approx(2 ** 0.5)}
+    assert s["baseline"]["A_asb_minus_arcnn"]["per_seed"] == [-1.0, 0.5]
+    assert s["baseline"]["A_asb_minus_arcnn"]["mean"] == pytest.approx(-0.25)
     assert "X" not in s["arcnn"]        # all NaN: not summarised
 
 

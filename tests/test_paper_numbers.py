@@ -5,7 +5,7 @@ import re
 import pytest
 
 from arcnn_lib.data.paths import REPO_ROOT
-from arcnn_lib.results.reference import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
+from arcnn_lib.results.paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
 
 PAPER_README = REPO_ROOT.parent / "shared" / "paper" / "README.md"
 

@@ -87,3 +87,24 @@ def test_labels():
                              "epochs": 14})
     assert label == "rsna100 / demo / NVIDIA H200 / 14 epochs"
     assert reference_label(None) == NOT_AVAILABLE
+
+
+def test_every_unit_has_one_name_the_papers():
+    from arcnn_lib.model.units import unit_label, unit_suffixes
+    assert [unit_label(s) for s in unit_suffixes(2)] == ["A_asb", "X", "C", "R1", "R2"]
+    with pytest.raises(ValueError, match="_parts"):
+        unit_label("_parts")
+
+
+def test_reference_markdown_quotes_every_value_of_the_papers_tables():
+    from arcnn_lib.results.paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
+    from arcnn_lib.results.tables import reference_markdown
+    tables = {"table1_male_k": [{"K": 3, "mae": 11.5, "n": 9}],
+              "table2_units": [{"sex": "male", **unit_maes(mae_from_frame(_frame()), 3)}],
+              "table3_mae": {"arcnn": {"male": 11.5}, "baseline": {"male": 10.25}}}
+    md = reference_markdown(tables, {"git_commit": "abc", "profile": "smoke"})
+    values = list(PAPER_TABLE1.values()) + [v for row in PAPER_TABLE2.values()
+                                            for v in row.values()] + [r[3] for r in PAPER_TABLE3]
+    for v in values:
+        assert f"| {v:.2f} |" in md
+    assert "| 11.50 |" in md and "| 10.25 |" in md and "not available" in md

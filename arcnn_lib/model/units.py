@@ -1,15 +1,17 @@
-"""The units of a model's output: each predicts an age; their columns in predictions and logs.
+"""The units of a model's output: each predicts an age; their columns, and their one name.
 
-AR-CNN has several "units" that each predict an age (months):
+AR-CNN has several "units" that each predict an age (months). Each has one name, the
+paper's (Table 2), used by every table, JSON and CSV file the library writes
+(:func:`unit_label`), and one column suffix in predictions and logs:
 
-========== ================ ==========================================
-unit       output field      column suffix (``pred`` / ``val_mae``)
-========== ================ ==========================================
-assembled  ``age``           ``""``        (A_asb, Eq. 1: the answer)
-whole X    ``age_x``         ``_x``
-concat C   ``age_concat``    ``_concat``
-part R_i   ``age_parts[:,i]`` ``_part{i+1}`` (i = 0..M-1, by part score)
-========== ================ ==========================================
+=========== ================ ================================= =============================
+name        output field     column suffix (``pred``/``val_mae``) what it is
+=========== ================ ================================= =============================
+``A_asb``   ``age``          ``""``                            Eq. 1, the model's answer
+``X``       ``age_x``        ``_x``                            the whole image
+``C``       ``age_concat``   ``_concat``                       X and the top-K parts
+``R{i+1}``  ``age_parts[:,i]`` ``_part{i+1}``                  part i (0..M-1, by score)
+=========== ================ ================================= =============================
 
 The single-stage baseline has only the first two (its ``age == age_x``).
 """
@@ -18,6 +20,18 @@ from __future__ import annotations
 from typing import List
 
 import torch
+
+
+def unit_label(suffix: str) -> str:
+    """The paper's name of the unit whose columns end in ``suffix``: ``""`` -> ``A_asb``,
+    ``_x`` -> ``X``, ``_concat`` -> ``C``, ``_part{i}`` -> ``R{i}``."""
+    fixed = {"": "A_asb", "_x": "X", "_concat": "C"}
+    if suffix in fixed:
+        return fixed[suffix]
+    if suffix.startswith("_part") and suffix[5:].isdigit():
+        return f"R{suffix[5:]}"
+    raise ValueError(f"unknown unit suffix {suffix!r}; expected '', '_x', '_concat' or "
+                     "'_part<i>'")
 
 
 def unit_suffixes(num_parts: int, has_concat: bool = True, has_parts: bool = True) -> List[str]:

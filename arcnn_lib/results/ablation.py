@@ -41,6 +41,7 @@ from typing import Dict, Optional, Sequence
 import pandas as pd
 
 from ..engine.runtime import git_commit, provenance
+from ..model.units import unit_label, unit_suffixes
 
 #: Variant name -> (model kind, TrainConfig overrides).
 VARIANTS: Dict[str, tuple] = {
@@ -52,8 +53,7 @@ VARIANTS: Dict[str, tuple] = {
 }
 
 #: Columns of metrics.csv reported per unit (absent ones, e.g. parts of the baseline, NaN).
-UNIT_COLUMNS = {"val_mae": "assembled", "val_mae_x": "X", "val_mae_concat": "C",
-                "val_mae_part1": "R1", "val_mae_part2": "R2", "val_mae_part3": "R3"}
+UNIT_COLUMNS = {f"val_mae{s}": unit_label(s) for s in unit_suffixes(3)}
 
 
 def run_variant(args, variant: str, seed: int) -> dict:
@@ -83,7 +83,7 @@ def summarise(rows: pd.DataFrame) -> dict:
     (variant - ``arcnn``, same seed) of the assembled MAE."""
     units = list(UNIT_COLUMNS.values())
     summary = {}
-    ref = rows[rows["variant"] == "arcnn"].set_index("seed")["assembled"]
+    ref = rows[rows["variant"] == "arcnn"].set_index("seed")["A_asb"]
     for variant, g in rows.groupby("variant", sort=False):
         entry = {"n_seeds": int(len(g))}
         for unit in units:
@@ -91,9 +91,9 @@ def summarise(rows: pd.DataFrame) -> dict:
             if len(v):
                 entry[unit] = {"mean": float(v.mean()),
                                "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
-        diff = (g.set_index("seed")["assembled"] - ref).dropna()
+        diff = (g.set_index("seed")["A_asb"] - ref).dropna()
         if variant != "arcnn" and len(diff):
-            entry["assembled_minus_arcnn"] = {
+            entry["A_asb_minus_arcnn"] = {
                 "mean": float(diff.mean()), "per_seed": [float(d) for d in diff],
                 "sd": float(diff.std(ddof=1)) if len(diff) > 1 else None}
         summary[variant] = entry
@@ -136,7 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for variant in args.variants:
             rows.append(run_variant(args, variant, seed))
             r = rows[-1]
-            print(f"[ablation] {variant} seed {seed}: val MAE {r['assembled']:.2f} months "
+            print(f"[ablation] {variant} seed {seed}: val MAE {r['A_asb']:.2f} months "
                   f"(X {r['X']:.2f})", flush=True)
             frame = pd.DataFrame(rows)
             frame.to_csv(out / "ablation.csv", index=False, float_format="%.6g")

@@ -67,7 +67,7 @@ def _frame(ax, shape, boxes) -> None:
 def _label(fig, label: Optional[str]) -> None:
     """Write the provenance label (data / profile / hardware) in the figure's corner."""
     if label:
-        fig.text(0.99, 0.005, label, ha="right", va="bottom", fontsize=6, color="grey")
+        fig.text(0.99, 0.005, label, ha="right", va="bottom", fontsize=8, color="grey")
 
 
 # ---------------------------------------------------------------------------- Fig. 2

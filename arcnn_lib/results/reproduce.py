@@ -55,9 +55,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..engine.runtime import git_commit, provenance
-from .reference import PAPER_MAE
+from .paper import PAPER_MAE
 from .run_queue import RunInterrupted, execute
-from .tables import pooled_mae
+from .tables import pooled_mae, unit_maes
 
 #: Relative cost of one epoch of the baseline against one of AR-CNN (it reads 1 image
 #: instead of 1 image plus M parts of a quarter of its area): used only to plan a budget.
@@ -194,9 +194,7 @@ def build_tables(out: Path, runs: Sequence[Run]) -> dict:
         m = load(f"arcnn_{sex}_k3")
         if m:
             k = m["config"]["model"]["num_concat"]
-            table2.append({"sex": sex, "X": m["mae_x"], "C": m["mae_concat"],
-                           **{f"R{i + 1}": v for i, v in enumerate(m["mae_parts"][:k])},
-                           "assembled": m["mae"], "n": m["n"]})
+            table2.append({"sex": sex, **unit_maes(m, k), "n": m["n"]})
     table3 = {}
     for model in ("arcnn", "baseline"):
         per_sex = {sex: load(f"{model}_{sex}_k3" if model == "arcnn" else f"{model}_{sex}")
@@ -214,12 +212,13 @@ def write_tables_md(out: Path, manifest: dict) -> Path:
     from .tables import reference_markdown
     tables = json.loads((out / "tables.json").read_text())
     path = out / "tables.md"
-    path.write_text(reference_markdown(tables, manifest, PAPER_MAE) + "\n")
+    path.write_text(reference_markdown(tables, manifest) + "\n")
     return path
 
 
 def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
-    """Test radiographs with the top-K parts of the K = 3 models, one row per sex."""
+    """Test radiographs with the top-K parts of the K = 3 models: large panels, 4 a row,
+    ``per_sex`` boys first, then ``per_sex`` girls."""
     import matplotlib
     matplotlib.use("Agg")
     import pandas as pd
@@ -244,7 +243,7 @@ def draw_fig3(args, out: Path, per_sex: int = 8) -> Optional[Path]:
     images = np.stack([run.images[row_of[i]] for i in pred["id"]])
     boxes, scores = part_boxes(pred)
     ref = load_reference(out)
-    fig = fig3_parts(images, boxes, scores, k=3, ncols=per_sex,
+    fig = fig3_parts(images, boxes, scores, k=3, ncols=4, size=2.6,
                      titles=[f"{'M' if m else 'F'}, {a:.0f} mo" for m, a in
                              zip(pred["male"], pred["boneage"])],
                      label=ref.label if ref else None,

@@ -79,7 +79,7 @@ def gaps(headline: pd.DataFrame) -> Dict[str, dict]:
         out[v] = {"x_minus_baseline_per_seed": (g["mae_x"] - b["mae"]).tolist(),
                   "r1_over_x_per_seed": (g["mae_r1"] / g["mae_x"]).tolist(),
                   "c_minus_x_per_seed": (g["mae_concat"] - g["mae_x"]).tolist(),
-                  "assembled_minus_x_per_seed": (g["mae"] - g["mae_x"]).tolist()}
+                  "A_asb_minus_x_per_seed": (g["mae"] - g["mae_x"]).tolist()}
     return out
 
 

@@ -16,13 +16,17 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import pandas as pd
 
+from ..model.units import unit_label, unit_suffixes
+from .paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
+
 #: What a cell shows when its source has no value.
 NOT_AVAILABLE = "not available"
 
 
 def unit_names(k: int) -> List[str]:
     """Row names of Table 2 for K concatenated parts: X, C, R1..RK, A_asb."""
-    return ["X", "C"] + [f"R{i + 1}" for i in range(k)] + ["A_asb"]
+    suffixes = unit_suffixes(k)
+    return [unit_label(s) for s in suffixes[1:] + suffixes[:1]]
 
 
 def sex_metrics(metrics: Optional[Mapping], sex: Optional[str] = None) -> Optional[Mapping]:
@@ -138,43 +142,58 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def reference_markdown(tables: Mapping, manifest: Mapping, paper_mae: Mapping) -> str:
-    """Tables 1-3 of a reference set beside the paper's headline MAEs, as Markdown.
+def paper_tables() -> Dict[str, pd.DataFrame]:
+    """The paper's Tables 1-3 as printed (Liu et al. 2019), as small DataFrames of strings:
+    ``table1`` (MAE per K, boys), ``table2`` (MAE per unit and sex, K = 3) and ``table3``
+    (the methods it compares). MAE in months on the RSNA 200-image test set."""
+
+    t1 = pd.DataFrame({"MAE, boys": {f"K = {k}": fmt(v) for k, v in PAPER_TABLE1.items()}})
+    t1.index.name = "K"
+    t2 = pd.DataFrame({sex: {u: fmt(v) for u, v in row.items()}
+                       for sex, row in PAPER_TABLE2.items()})
+    t2.index.name = "unit"
+    t3 = pd.DataFrame([{"method": m, "stage": st, "trained on RSNA": "yes" if rsna else "no",
+                        "MAE": fmt(v)} for m, st, rsna, v in PAPER_TABLE3]).set_index("method")
+    return {"table1": t1, "table2": t2, "table3": t3}
+
+
+def reference_markdown(tables: Mapping, manifest: Mapping) -> str:
+    """Tables 1-3 of a reference set, each followed by the paper's, as Markdown.
 
     ``tables`` is the ``tables.json`` of :mod:`arcnn_lib.results.reproduce`, ``manifest`` its
-    ``manifest.json``; every number comes from them (or ``paper_mae``), none is typed.
+    ``manifest.json``; every number comes from them or from the paper's tables
+    (:func:`paper_tables`), none is typed. The two sources get separate tables: they differ
+    in data, resolution, backbone and pretraining.
     """
     label = reference_label(manifest)
     pretrained = "ImageNet weights" if manifest.get("pretrained") else "trained from scratch"
+    paper = paper_tables()
+    cite = ("The paper's (Liu et al., MICCAI 2019: 448 px, ImageNet-pretrained ResNet-50, "
+            "full-resolution RSNA radiographs, 200 test images), as printed:")
     out = [f"# Reference tables: {label}", "",
            f"Generated from `tables.json` and `manifest.json` by `python -m "
-           f"arcnn_lib.results.reproduce`; {pretrained}; commit `{manifest.get('git_commit', '?')}`, "
-           f"{manifest.get('date', '?')}. Command: `{manifest.get('command', '?')}`. MAE in "
-           "months on the test split. The paper's column holds only its headline MAEs "
-           "(Liu et al., MICCAI 2019: 448 px, ImageNet-pretrained ResNet-50, full-resolution "
-           "RSNA radiographs).", ""]
+           f"arcnn_lib.results.reproduce`; {pretrained}; commit "
+           f"`{manifest.get('git_commit', '?')}`, {manifest.get('date', '?')}. Command: "
+           f"`{manifest.get('command', '?')}`. MAE in months on the test split. Each table of "
+           "these runs is followed by the paper's; the two differ in data, resolution, "
+           "backbone and pretraining, so they are not set side by side.", ""]
     t1 = {f"K = {r['K']}": r["mae"] for r in tables.get("table1_male_k", [])}
     rows1 = [f"K = {k}" for k in (1, 2, 3, 4)]
-    paper1 = {r: "higher (K = 3 best)" for r in rows1}
-    paper1["K = 3"] = fmt(paper_mae["male"])
     out += ["## Table 1: K, boys", "",
-            markdown_table(side_by_side({"reference": t1, "paper": paper1}, rows1, "K")), ""]
+            markdown_table(side_by_side({"reference": t1}, rows1, "K")), "", cite, "",
+            markdown_table(paper["table1"]), ""]
     t2 = {row["sex"]: row for row in tables.get("table2_units", [])}
     k = max([int(u[1:]) for row in t2.values() for u in row if u[:1] == "R"] or [0])
-    units = ["X", "C"] + [f"R{i + 1}" for i in range(k)] + ["assembled"]
-    cols2 = {}
-    for sex in ("male", "female"):
-        cols2[f"reference, {sex}"] = t2.get(sex, {})
-        cols2[f"paper, {sex}"] = {**{u: "not quoted" for u in units},
-                                  "assembled": paper_mae[sex]}
+    cols2 = {f"reference, {sex}": t2.get(sex, {}) for sex in ("male", "female")}
     out += ["## Table 2: units of the K = 3 models", "",
-            markdown_table(side_by_side(cols2, units, "unit")), ""]
+            markdown_table(side_by_side(cols2, unit_names(k), "unit")), "", cite, "",
+            markdown_table(paper["table2"]), ""]
     t3 = tables.get("table3_mae", {})
-    sexes = ("male", "female", "all")
     cols3 = {f"reference, {s}": {m: t3.get(m, {}).get(s) for m in ("baseline", "arcnn")}
-             for s in sexes}
-    for s in sexes:
-        cols3[f"paper, {s}"] = {"arcnn": paper_mae[s], "baseline": "not quoted"}
+             for s in ("male", "female", "all")}
     out += ["## Table 3: single-stage baseline against AR-CNN (K = 3)", "",
-            markdown_table(side_by_side(cols3, ["baseline", "arcnn"], "model")), ""]
+            markdown_table(side_by_side(cols3, ["baseline", "arcnn"], "model")), "",
+            cite.replace("as printed:", "as printed (other methods' values as it quotes "
+                         "them; its single-stage rows are other papers' networks, not this "
+                         "baseline):"), "", markdown_table(paper["table3"]), ""]
     return "\n".join(out)
