@@ -15,8 +15,9 @@ profile     image  parts  anchor scales   anchor strides  backbone   meant for
 ``paper``   448    224    48, 96, 192     32, 64, 128     resnet50   the paper
 ==========  =====  =====  ==============  ==============  =========  =======================
 
-The environment variables ``ARCNN_PROFILE`` and ``ARCNN_DATA`` are read here and nowhere else
-(:func:`profile_from_env`, :func:`data_from_env`).
+The environment variables ``ARCNN_PROFILE``, ``ARCNN_DATA`` and ``ARCNN_PROGRESS`` are read
+here and nowhere else (:func:`profile_from_env`, :func:`data_from_env`,
+:func:`progress_enabled`).
 """
 from __future__ import annotations
 
@@ -29,6 +30,22 @@ from typing import Optional, Tuple
 BACKBONE_FEATURES = {"resnet_tiny": 128, "resnet18": 512, "resnet34": 512, "resnet50": 2048}
 
 PROFILES = ("smoke", "demo", "gpu", "paper")
+
+#: The data keyword that names the generated hand phantom instead of a data folder.
+PHANTOM = "phantom"
+
+
+def is_phantom(data) -> bool:
+    """Whether ``data`` (a folder, a path or the keyword) names the generated phantom."""
+    return str(data) == PHANTOM
+
+
+def check_profile(name: str, source: str = "profile") -> str:
+    """``name`` if it is one of :data:`PROFILES`; else a ValueError naming ``source`` (the
+    argument, field or variable it came from)."""
+    if name not in PROFILES:
+        raise ValueError(f"{source}={name!r} is unknown; known profiles: {', '.join(PROFILES)}")
+    return name
 
 #: How the M parts are chosen among the anchors (``ARCNNConfig.part_selection``).
 PART_SELECTIONS = ("global", "per_level")
@@ -111,25 +128,23 @@ class ARCNNConfig:
     @classmethod
     def gpu(cls, **overrides) -> "ARCNNConfig":
         """The paper's geometry halved (224 / 112, anchors 24, 48, 96), ResNet-50."""
-        return cls(**{**_scaled_geometry(224), "backbone": "resnet50", **overrides})
+        return cls(**{**scaled_geometry(224), "backbone": "resnet50", **overrides})
 
     @classmethod
     def demo(cls, **overrides) -> "ARCNNConfig":
         """224 / 112 with ResNet-18: trains on a laptop CPU in minutes."""
-        return cls(**{**_scaled_geometry(224), "backbone": "resnet18", **overrides})
+        return cls(**{**scaled_geometry(224), "backbone": "resnet18", **overrides})
 
     @classmethod
     def smoke(cls, **overrides) -> "ARCNNConfig":
         """128 / 64 with a tiny ResNet: the same structure, for tests and CI."""
-        return cls(**{**_scaled_geometry(128), "backbone": "resnet_tiny",
+        return cls(**{**scaled_geometry(128), "backbone": "resnet_tiny",
                       "navigator_channels": 32, **overrides})
 
     @classmethod
     def from_profile(cls, name: str, **overrides) -> "ARCNNConfig":
         """The profile called ``name`` (one of :data:`PROFILES`)."""
-        if name not in PROFILES:
-            raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")
-        return getattr(cls, name)(**overrides)
+        return getattr(cls, check_profile(name))(**overrides)
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes) -> "ARCNNConfig":
@@ -207,7 +222,7 @@ class ARCNNConfig:
             raise ValueError(f"age_scale must be positive, got {self.age_scale}")
 
 
-def _scaled_geometry(image_size: int) -> dict:
+def scaled_geometry(image_size: int) -> dict:
     """The paper's geometry scaled from 448 to ``image_size``.
 
     Scales and the part size scale linearly. The strides cannot (they are ResNet stages), so
@@ -224,15 +239,22 @@ def _scaled_geometry(image_size: int) -> dict:
 def profile_from_env(default: str = "smoke") -> str:
     """The profile named by ``ARCNN_PROFILE`` (default ``smoke``), validated."""
     name = os.environ.get("ARCNN_PROFILE", default).strip() or default
-    if name not in PROFILES:
-        raise ValueError(f"ARCNN_PROFILE={name!r} is unknown; known profiles: "
-                         f"{', '.join(PROFILES)}")
-    return name
+    return check_profile(name, "ARCNN_PROFILE")
 
 
-def data_from_env(default: str = "phantom") -> str:
+def data_from_env(default: str = PHANTOM) -> str:
     """The data set named by ``ARCNN_DATA``: a folder in an RSNA layout, or ``phantom``."""
     value = os.environ.get("ARCNN_DATA", default).strip() or default
-    if value != "phantom" and not os.path.isdir(value):
+    if not is_phantom(value) and not os.path.isdir(value):
         raise FileNotFoundError(f"ARCNN_DATA={value!r} is neither 'phantom' nor an existing folder")
     return value
+
+
+def progress_enabled(requested: bool = True) -> bool:
+    """Whether to show a progress bar: ``requested``, unless ``ARCNN_PROGRESS=0``.
+
+    The book's build sets ``ARCNN_PROGRESS=0`` (``_ext/book_build.py``, ``.ci/run``), so the
+    rendered pages hold no bar; a person running a notebook sees them.
+    """
+    return bool(requested) and os.environ.get("ARCNN_PROGRESS", "1").strip() != "0"
+

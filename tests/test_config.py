@@ -60,3 +60,24 @@ def test_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ARCNN_DATA", str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="missing"):
         data_from_env()
+
+
+def test_one_check_names_a_bad_profile_wherever_it_comes_from(monkeypatch):
+    from arcnn_lib.config import ARCNNConfig, profile_from_env
+    from arcnn_lib.engine.config import TrainConfig
+    for make in (lambda: ARCNNConfig.from_profile("big"),
+                 lambda: TrainConfig.for_profile("big", data="phantom"),
+                 lambda: TrainConfig(profile="big", data="phantom").resolved()):
+        with pytest.raises(ValueError, match=r"profile='big' is unknown; known profiles: smoke"):
+            make()
+    monkeypatch.setenv("ARCNN_PROFILE", "big")
+    with pytest.raises(ValueError, match=r"ARCNN_PROFILE='big' is unknown"):
+        profile_from_env()
+
+
+def test_progress_bars_follow_the_request_unless_the_build_turns_them_off(monkeypatch):
+    from arcnn_lib.config import progress_enabled
+    monkeypatch.delenv("ARCNN_PROGRESS", raising=False)
+    assert progress_enabled(True) and not progress_enabled(False)
+    monkeypatch.setenv("ARCNN_PROGRESS", "0")
+    assert not progress_enabled(True)

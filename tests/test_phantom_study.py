@@ -9,7 +9,7 @@ from PIL import Image
 
 from arcnn_lib.results import phantom_study
 from arcnn_lib.evaluation.assembly import assembled_mae, eq1_weights, fit_weights
-from arcnn_lib.config import ARCNNConfig, _scaled_geometry
+from arcnn_lib.config import ARCNNConfig, scaled_geometry
 from arcnn_lib.model import ARCNN, input_and_source
 
 
@@ -62,7 +62,7 @@ def test_fit_weights_recovers_a_convex_combination():
 
 
 def test_native_parts_read_the_native_copy():
-    cfg = ARCNNConfig.smoke(**_scaled_geometry(64), part_source="native", native_size=128)
+    cfg = ARCNNConfig.smoke(**scaled_geometry(64), part_source="native", native_size=128)
     img = np.random.default_rng(0).integers(0, 256, (128, 128)).astype(np.uint8)
     x, source, f = input_and_source(torch.from_numpy(img).float()[None, None] / 255, cfg)
     pil = np.asarray(Image.fromarray(img).resize((64, 64), Image.BILINEAR), np.float64)
@@ -75,6 +75,6 @@ def test_native_parts_read_the_native_copy():
     with pytest.raises(ValueError, match="128 x 128"):
         model(torch.zeros(1, 1, 64, 64))
     with pytest.raises(ValueError, match="multiple of image_size"):
-        ARCNNConfig.smoke(**_scaled_geometry(64), part_source="native", native_size=100)
+        ARCNNConfig.smoke(**scaled_geometry(64), part_source="native", native_size=100)
     with pytest.raises(ValueError, match="part_source"):
         ARCNNConfig.smoke(native_size=256)

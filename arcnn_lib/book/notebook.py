@@ -21,8 +21,8 @@ from typing import Optional
 import pandas as pd
 import torch
 
-from ..config import ARCNNConfig, data_from_env, profile_from_env
-from ..data.paths import PHANTOM, RSNA100, default_cache_dir, is_phantom
+from ..config import PHANTOM, ARCNNConfig, data_from_env, is_phantom, profile_from_env
+from ..data.paths import RSNA100, default_cache_dir
 from ..engine.config import TrainConfig
 from ..engine.distributed import pick_device
 from ..engine.runtime import hardware, seed_everything

@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 
 from .images import load_image, resize_pad
 from .layouts import read_index
-from .paths import default_cache_dir, is_phantom
+from ..config import is_phantom, progress_enabled
+from .paths import default_cache_dir
 
 CACHE_VERSION = 1
 CACHE_COLUMNS = ["id", "boneage", "male", "split"]
@@ -110,7 +111,7 @@ def build_cache(index: pd.DataFrame, dest, size: int, progress: bool = True,
     state = _load_progress(dest, fp, n, size)
     images = np.memmap(dest / _IMAGES, np.uint8, "r+", shape=(n, size, size))
     paths = index["path"].tolist()
-    with tqdm(total=n, initial=state["next"], disable=not progress, unit="img",
+    with tqdm(total=n, initial=state["next"], disable=not progress_enabled(progress), unit="img",
               desc=f"cache {size}px") as bar:
         for start in range(state["next"], n, chunk):
             stop = min(start + chunk, n)

@@ -12,14 +12,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RSNA100 = REPO_ROOT.parent / "shared" / "data" / "rsna100"
 
 
-#: The data keyword that names the generated hand phantom instead of a data folder.
-PHANTOM = "phantom"
-
-
-def is_phantom(data) -> bool:
-    """Whether ``data`` (a folder, a path or the keyword) names the generated phantom."""
-    return str(data) == PHANTOM
-
 
 def default_cache_dir(cache_dir: Optional[os.PathLike] = None) -> Path:
     """``cache_dir`` if given, else ``$ARCNN_CACHE``, else ``~/.cache/arcnn_lib``."""

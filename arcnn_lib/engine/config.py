@@ -13,8 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from ..config import PROFILES, ARCNNConfig, _scaled_geometry
-from ..data.paths import PHANTOM, is_phantom
+from ..config import PHANTOM, ARCNNConfig, check_profile, is_phantom, scaled_geometry
 from ..model.build import MODEL_KINDS
 from .runtime import AMP_CHOICES
 
@@ -65,7 +64,7 @@ class TrainConfig:
         part_selection: ``ARCNNConfig.part_selection`` (``global``, the paper's, or
             ``per_level``).
         image_size: the network input side, with the profile's geometry scaled to it
-            (``config._scaled_geometry``; None: the profile's own).
+            (``config.scaled_geometry``; None: the profile's own).
         part_source, native_size: ``ARCNNConfig.part_source`` (``input``, the paper's, or
             ``native``: parts cut from a ``native_size`` copy the data path carries).
         amp: auto, bf16, fp16 or fp32 (see :func:`select_precision`).
@@ -132,8 +131,6 @@ class TrainConfig:
     def for_profile(cls, profile: str, **overrides) -> "TrainConfig":
         """A config with the profile's training defaults filled in (see
         :data:`PROFILE_DEFAULTS`); ``overrides`` win."""
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
         return cls(profile=profile, **overrides).resolved()
 
     def resolved(self) -> "TrainConfig":
@@ -165,9 +162,7 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ validation
     def validate_names(self) -> None:
-        if self.profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r}; known profiles: "
-                             f"{', '.join(PROFILES)}")
+        check_profile(self.profile)
         check_sex(self.sex)
         if self.model not in MODEL_KINDS:
             raise ValueError(f"unknown model {self.model!r}; choose one of "
@@ -234,7 +229,7 @@ class TrainConfig:
         if self.part_selection != "global":
             over["part_selection"] = self.part_selection
         if self.image_size is not None:
-            over.update(_scaled_geometry(self.image_size))
+            over.update(scaled_geometry(self.image_size))
         if self.part_source != "input" or self.native_size is not None:
             over.update(part_source=self.part_source, native_size=self.native_size)
         return ARCNNConfig.from_profile(self.profile, **over)

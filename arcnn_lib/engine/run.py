@@ -16,7 +16,7 @@ from torch import nn
 
 from ..config import ARCNNConfig
 from ..data.loader import EpochOrder
-from ..data.paths import is_phantom
+from ..config import is_phantom
 from ..model.build import build_model
 from . import checkpoint as ckpt_io
 from . import distributed as D

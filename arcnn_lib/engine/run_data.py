@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import distributed as D
-from ..data.paths import is_phantom
+from ..config import is_phantom
 
 SPLIT_FILE = "split.csv"
 

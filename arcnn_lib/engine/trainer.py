@@ -66,6 +66,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..config import progress_enabled
 from ..data.loader import iterate
 from . import checkpoint as ckpt_io
 from . import distributed as D
@@ -161,7 +162,7 @@ def _should_stop(stop: StopFlag, deadline: Optional[float]) -> bool:
 
 
 def _progress_bar(run: Run, total: int, initial: int, epoch: int) -> Optional[tqdm]:
-    if not (run.cfg.progress and run.info.is_main):
+    if not (progress_enabled(run.cfg.progress) and run.info.is_main):
         return None
     return tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}/{run.cfg.epochs}",
                 leave=False, dynamic_ncols=True)

@@ -51,7 +51,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import ARCNNConfig
-from ..data.paths import PHANTOM, is_phantom
+from ..config import PHANTOM, is_phantom, progress_enabled
 from ..engine import checkpoint as ckpt_io
 from ..engine.config import TrainConfig, check_sex
 from ..engine.distributed import pick_device
@@ -101,7 +101,8 @@ def predict(model: nn.Module, data: RunData, rows: np.ndarray, model_cfg: ARCNNC
     precision = precision or select_precision(device, "fp32")
     chunks: List[Dict[str, np.ndarray]] = []
     suffixes = None
-    bar = tqdm(total=-(-len(rows) // batch_size), desc="evaluate", leave=False) if progress else None
+    bar = (tqdm(total=-(-len(rows) // batch_size), desc="evaluate", leave=False)
+           if progress_enabled(progress) else None)
     for b, out in infer(model, data.images, data.ages, data.male, rows, batch_size, device,
                         precision, model_cfg, channels_last=device.type == "cuda"):
         units = stack_units(out).float().cpu().numpy()

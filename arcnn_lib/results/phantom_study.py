@@ -9,7 +9,7 @@ The regime. On real radiographs the paper reads the whole hand at 448 px, where 
 plates are a pixel or two wide, and its parts are 224 px crops that magnify them. The
 phantom of :mod:`arcnn_lib.data.phantom` is drawn at 256 px. The study keeps a **native
 copy** of each image at ``--native-size`` (128) and reads the whole image at ``--input-size``
-(64, the paper's geometry scaled by :func:`arcnn_lib.config._scaled_geometry`), where the
+(64, the paper's geometry scaled by :func:`arcnn_lib.config.scaled_geometry`), where the
 cues are below a pixel. The headroom is measured by the same single-stage network at the
 input size and at the native size (an upper bound for what zooming can recover).
 

@@ -17,12 +17,12 @@ def native_cost(regime: dict, batch_size: int, steps: int, repeats: int, threads
     batch, the two interleaved ``repeats`` times (median), ``steps`` steps each, one process.
     """
     import torch
-    from ..config import ARCNNConfig, _scaled_geometry
+    from ..config import ARCNNConfig, scaled_geometry
     from ..model import ARCNN
     torch.set_num_threads(threads)
-    cfgs = {"input": ARCNNConfig.smoke(**_scaled_geometry(regime["input_size"]),
+    cfgs = {"input": ARCNNConfig.smoke(**scaled_geometry(regime["input_size"]),
                                        num_concat=num_concat),
-            "native": ARCNNConfig.smoke(**_scaled_geometry(regime["input_size"]),
+            "native": ARCNNConfig.smoke(**scaled_geometry(regime["input_size"]),
                                         num_concat=num_concat, part_source="native",
                                         native_size=regime["native_size"])}
     res = {"batch_size": batch_size, "steps": steps, "repeats": repeats, "threads": threads}
