@@ -70,3 +70,14 @@ def test_an_interrupted_run_is_not_written(phantom48, tmp_path, monkeypatch):
     assert manifest["planned"] == ["arcnn_male_k3", "baseline_male"]
     assert [s["name"] for s in manifest["skipped"]] == ["arcnn_male_k3", "baseline_male"]
     assert manifest["skipped"][1]["reason"].startswith("not started")
+
+
+def test_pretrained_reaches_every_run_and_the_manifest():
+    args = reproduce.build_parser().parse_args(["--data", "phantom", "--pretrained"])
+    for run in reproduce.RUNS:
+        assert reproduce._train_config(args, run, epochs=1).pretrained is True
+    plain = reproduce.build_parser().parse_args(["--data", "phantom"])
+    assert reproduce._train_config(plain, reproduce.RUNS[0], epochs=1).pretrained is False
+    manifest = reproduce._manifest(args, {"epochs": 1}, [])
+    assert manifest["pretrained"] is True and manifest["command"].endswith("--pretrained")
+    assert reproduce._manifest(plain, {"epochs": 1}, [])["pretrained"] is False

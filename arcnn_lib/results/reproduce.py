@@ -6,8 +6,9 @@
 
 ``DIR`` holds RSNA radiographs in any public layout (the book's reference runs use
 ``rsna100``: 11,611 RSNA training radiographs at 100 x 100). Every run is trained from
-scratch (``pretrained=False``: no ImageNet weights could be downloaded where the reference
-was made) with the same split, profile, epochs and optimiser, then scored on the test split:
+scratch unless ``--pretrained`` is given (the committed reference sets are
+``pretrained=False``: no ImageNet weights could be downloaded where they were made) with the
+same split, profile, epochs and optimiser, then scored on the test split:
 
 =====================  =========  ======  ===  ==========================================
 run                    model      sex     K    for
@@ -110,7 +111,8 @@ def _train_config(args, run: Run, epochs: int, stop_after: Optional[int] = None,
     from ..engine.trainer import TrainConfig
     over = dict(data=args.data, out=str(Path(args.work) / run.name), sex=run.sex,
                 model=run.model, epochs=epochs, seed=args.seed, overwrite=True,
-                progress=not args.quiet, cache_dir=args.cache_dir)
+                progress=not args.quiet, cache_dir=args.cache_dir,
+                pretrained=args.pretrained)
     if run.num_concat is not None:
         over["num_concat"] = run.num_concat
     if args.batch_size:
@@ -270,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pretrained", action="store_true",
+                   help="start every run from ImageNet weights (downloaded by torchvision), "
+                        "as the paper does; recorded in manifest.json")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained at once on the one device, each in its own process "
                         "(a large GPU leaves most of its compute idle on one small run)")
@@ -348,14 +353,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _manifest(args, plan: dict, planned: Sequence[str]) -> dict:
     """The set's manifest; ``complete`` stays False until every planned run has finished."""
     epochs = plan["epochs"]
-    manifest = {"data": args.data_name, "profile": args.profile, "pretrained": False,
+    manifest = {"data": args.data_name, "profile": args.profile,
+                "pretrained": bool(args.pretrained),
                 "epochs": epochs, "plan": plan, "seed": args.seed, "jobs": args.jobs,
                 "planned": list(planned), "complete": False, "runs": [], "skipped": [],
                 "command": (f"python -m arcnn_lib reproduce --data <{args.data_name} folder> "
                             f"--data-name {args.data_name} --profile {args.profile} "
                             f"--epochs {epochs} --seed {args.seed}"
                             + (f" --batch-size {args.batch_size}" if args.batch_size else "")
-                            + (f" --lr {args.lr}" if args.lr else "")),
+                            + (f" --lr {args.lr}" if args.lr else "")
+                            + (" --pretrained" if args.pretrained else "")),
                 **provenance(_device())}
     if args.git_commit:
         manifest["git_commit"] = args.git_commit
