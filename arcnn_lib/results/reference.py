@@ -58,6 +58,21 @@ PAPER_MAE = {"male": PAPER_TABLE2["male"]["A_asb"], "female": PAPER_TABLE2["fema
              "all": PAPER_TABLE3[-1][3]}
 
 
+
+def paper_tables() -> dict:
+    """The paper's Tables 1-3 as DataFrames (MAE in months), for quoting them in full.
+
+    ``"table1"``: one row per K, column ``MAE (boys)``; ``"table2"``: one row per sex, one
+    column per unit (X, C, R1-R3, A_asb); ``"table3"``: one row per method, with its stage,
+    whether it was trained on RSNA, and its MAE. Read from :data:`PAPER_TABLE1`-:data:`3`.
+    """
+    table1 = pd.DataFrame({"MAE (boys)": PAPER_TABLE1}).rename_axis("K")
+    table2 = pd.DataFrame(PAPER_TABLE2).T.rename_axis("sex")
+    table3 = pd.DataFrame(PAPER_TABLE3, columns=["method", "stage", "trained on RSNA",
+                                                 "MAE"]).set_index("method")
+    table3["trained on RSNA"] = table3["trained on RSNA"].map({True: "yes", False: "no"})
+    return {"table1": table1, "table2": table2, "table3": table3}
+
 @dataclass
 class ReferenceResults:
     """The reference runs found in ``root``."""
