@@ -32,3 +32,14 @@ def test_paper_tables_match_the_paper():
         (row,) = _rows(text, method)
         assert float(row[-1]) == mae and (row[1] == "yes") == on_rsna
         assert re.sub("[—-]", "-", row[0]) == stage
+
+
+def test_paper_tables_as_frames_hold_every_value():
+    from arcnn_lib.results.tables import paper_tables
+    t = paper_tables()
+    assert t["table1"]["MAE, boys"].tolist() == [f"{v:.2f}" for v in PAPER_TABLE1.values()]
+    for sex, units in PAPER_TABLE2.items():
+        assert t["table2"][sex].to_dict() == {u: f"{v:.2f}" for u, v in units.items()}
+    assert list(t["table3"]["MAE"]) == [f"{row[3]:.2f}" for row in PAPER_TABLE3]
+    assert list(t["table3"].index) == [row[0] for row in PAPER_TABLE3]
+    assert set(t["table3"]["trained on RSNA"]) == {"yes", "no"}
