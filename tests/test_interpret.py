@@ -181,3 +181,16 @@ def test_rank_correlation_and_topq():
     assert St.rank_correlation(tied, torch.tensor([1.0, 2.0, 3.0])) == pytest.approx(expected)
     assert St.topq_iou(a, a, 0.5) == 1.0
     assert St.topq_iou(a, -a, 0.5) == 0.0
+
+
+def test_stability_summary_of_the_identity(setup):
+    model, images, male = setup
+    unit = I.AgeUnit(model, "x")
+    row = St.stability_summary(model, lambda z: I.attribute_ig(unit, z, male, n_steps=2),
+                               images, male, pool=4)
+    assert row["map rho"] > 0.999 and row["map top-q IoU"] == 1
+    assert row["top-K IoU"] == 1 and row["shift px"] == 0
+    assert row["|dA_asb| months"] == 0
+    contrast = St.stability_summary(model, lambda z: I.attribute_ig(unit, z, male, n_steps=2),
+                                    images, male, pool=4, contrast=1.2)
+    assert contrast["|dA_asb| months"] > 0

@@ -181,3 +181,33 @@ def box_stability(model: nn.Module, images: torch.Tensor, male: Optional[torch.T
             dist = torch.cdist(centres(b0[i].double().cpu()), centres(cand.double().cpu()))
             res["match_shift" + suffix].append(float(dist.min(dim=1).values.mean()))
     return {k_: np.asarray(v) for k_, v in res.items()}
+
+
+def stability_summary(model: nn.Module, attribute: Callable[[torch.Tensor], torch.Tensor],
+                      images: torch.Tensor, male: Optional[torch.Tensor] = None,
+                      reference: Optional[torch.Tensor] = None, q: float = 0.1,
+                      pool: int = 1, angle: float = 0.0, scale: float = 1.0,
+                      contrast: float = 1.0) -> Dict[str, float]:
+    """One model under one transform, in a row of means over the images.
+
+    :func:`attribution_stability` of ``attribute`` (with ``reference``, ``q``, ``pool``)
+    gives ``map rho``, ``map rho (unwarped)`` and ``map top-q IoU``; :func:`box_stability`
+    gives ``best-box IoU``, ``top-K IoU``, ``top-K IoU (unmapped)``, ``shift px`` and
+    ``shift px (unmapped)``; ``|dA_asb| months`` is the mean absolute change of the
+    assembled estimate.
+    """
+    kw = dict(angle=angle, scale=scale, contrast=contrast)
+    st = attribution_stability(attribute, images, q=q, pool=pool, reference=reference, **kw)
+    bs = box_stability(model, images, male, **kw)
+    moved, _ = transform_images(images, **kw)
+    with torch.no_grad():
+        change = (model(moved, male).age - model(images, male).age).abs().mean().item()
+    return {"map rho": np.nanmean(st["spearman"]),
+            "map rho (unwarped)": np.nanmean(st["spearman_unwarped"]),
+            "map top-q IoU": np.nanmean(st["topq_iou"]),
+            "best-box IoU": bs["top1_iou"].mean(),
+            "top-K IoU": bs["match_iou"].mean(),
+            "top-K IoU (unmapped)": bs["match_iou_unwarped"].mean(),
+            "shift px": bs["match_shift"].mean(),
+            "shift px (unmapped)": bs["match_shift_unwarped"].mean(),
+            "|dA_asb| months": change}
