@@ -79,6 +79,10 @@ class ARCNNConfig:
             running statistics for whole images and one for parts (our fix of a train /
             evaluation mismatch, :mod:`arcnn_lib.model.part_norm`); False shares them, as the
             paper and NTS-Net do. Weights are shared either way.
+        separate_part_extractor: False (the paper): one extractor reads X and the parts;
+            True (an extension): the parts get an extractor of their own, so the M part
+            terms of Eq. 4 no longer train the whole-image unit's features (the same
+            architecture, twice the extractor's parameters).
         part_source: ``"input"`` (the paper): the parts are cut from the network's input X;
             ``"native"`` (an extension): the model is fed the image at ``native_size``, X is
             its antialiased resize to ``image_size`` and the parts are cut from the native
@@ -108,6 +112,7 @@ class ARCNNConfig:
     pretrained: bool = False
     navigator_channels: int = 128
     separate_part_stats: bool = True
+    separate_part_extractor: bool = False
     part_source: str = "input"
     native_size: Optional[int] = None
     use_sex: bool = False

@@ -127,3 +127,21 @@ def test_given_boxes_replace_the_navigators_choice(smoke_model):
     assert same.part_scores is None and torch.equal(same.part_boxes, live.part_boxes)
     torch.testing.assert_close(moved.age_parts, live.age_parts.flip(1))
     torch.testing.assert_close(moved.age_x, live.age_x)
+
+
+def test_separate_part_extractor_keeps_the_part_terms_off_the_whole_image_features():
+    torch.manual_seed(0)
+    shared = ARCNN(ARCNNConfig.smoke())
+    torch.manual_seed(0)
+    own = ARCNN(ARCNNConfig.smoke(separate_part_extractor=True))
+    assert shared.part_extractor is None and own.part_extractor is not None
+    n_ext = sum(p.numel() for p in own.extractor.parameters())
+    assert (sum(p.numel() for p in own.parameters())
+            == sum(p.numel() for p in shared.parameters()) + n_ext)
+    x = torch.rand(2, 1, 128, 128)
+    for model, reaches in ((shared, True), (own, False)):
+        out = model(x)
+        model.zero_grad()
+        out.age_parts.sum().backward()          # the part units alone
+        grads = [p.grad for p in model.extractor.parameters() if p.grad is not None]
+        assert bool(grads and any(g.abs().sum() > 0 for g in grads)) == reaches

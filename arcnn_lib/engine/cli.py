@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(M / levels parts from each anchor scale)")
     p.add_argument("--shared-part-stats", dest="separate_part_stats", action="store_false",
                    help="one set of BatchNorm statistics for images and parts (the paper's)")
+    p.add_argument("--separate-part-extractor", action="store_true",
+                   help="give the parts an extractor of their own (an extension; the paper "
+                        "shares one)")
     p.add_argument("--image-size", type=int, help="network input side; the profile's geometry "
                                                   "is scaled to it (default: the profile's)")
     p.add_argument("--part-source", default=d.part_source,

@@ -61,6 +61,8 @@ class TrainConfig:
         num_parts, num_concat: override M and K of the profile (K <= M is checked).
         separate_part_stats: ``ARCNNConfig.separate_part_stats`` (False: the paper's shared
             BatchNorm statistics for images and parts).
+        separate_part_extractor: ``ARCNNConfig.separate_part_extractor`` (False: the paper's
+            one extractor for the image and its parts).
         part_selection: ``ARCNNConfig.part_selection`` (``global``, the paper's, or
             ``per_level``).
         image_size: the network input side, with the profile's geometry scaled to it
@@ -103,6 +105,7 @@ class TrainConfig:
     num_parts: Optional[int] = None
     num_concat: Optional[int] = None
     separate_part_stats: bool = True
+    separate_part_extractor: bool = False
     part_selection: str = "global"
     image_size: Optional[int] = None
     part_source: str = "input"
@@ -226,6 +229,8 @@ class TrainConfig:
             over["pretrained"] = True
         if not self.separate_part_stats:
             over["separate_part_stats"] = False
+        if self.separate_part_extractor:
+            over["separate_part_extractor"] = True
         if self.part_selection != "global":
             over["part_selection"] = self.part_selection
         if self.image_size is not None:

@@ -120,6 +120,9 @@ class ARCNN(nn.Module):
         super().__init__()
         self.config = config = config or ARCNNConfig()
         self.extractor = FeatureExtractor(config)
+        # the parts' own extractor (an extension), or None: the paper's shared one
+        self.part_extractor = (FeatureExtractor(config) if config.separate_part_extractor
+                               else None)
         self.navigator = Navigator(self.extractor.fmap_channels, config)
         self.heads = RecognitionHeads(config)
         anchors = generate_anchors(config)
@@ -158,7 +161,8 @@ class ARCNN(nn.Module):
             part_scores, part_boxes = None, boxes
         # Parts are cut from the grey image, so that outside the film they are black.
         parts = crop_parts(source, part_boxes.to(grey.dtype) * factor, cfg.part_size)  # (B*M, 1, P, P)
-        feat_parts, _ = self.extractor(normalise(parts, cfg), parts=True)
+        extract_parts = self.part_extractor or self.extractor
+        feat_parts, _ = extract_parts(normalise(parts, cfg), parts=True)
         feat_parts = feat_parts.reshape(B, cfg.num_parts, -1)             # (B, M, L)
         z_x, z_parts, z_concat = self.heads(feat_x, feat_parts, male)
         age_x, age_parts, age_concat = map(self._to_months, (z_x, z_parts, z_concat))

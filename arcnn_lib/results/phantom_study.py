@@ -23,6 +23,9 @@ variant                what it is                                               
 ``baseline_native``    the same network at the native size (the headroom's bound)    no
 ``arcnn_paper``        AR-CNN, parts cut from the input (the paper), Eq. 1           yes
 ``arcnn_native``       parts cut from the native copy (``part_source="native"``)     no
+``arcnn_sepext``       parts from the input, with an extractor of their own          no
+                       (``separate_part_extractor=True``)
+``arcnn_native_sepext`` native parts with an extractor of their own                 no
 ``*_fitted``           the same trained model, units assembled with weights fitted   no
                        on the validation split (:mod:`arcnn_lib.evaluation.assembly`)
 =====================  ===========================================================  =======
@@ -72,6 +75,11 @@ TRAINED = {
     "arcnn_native": ("arcnn", False, lambda r: {
         "image_size": r["input_size"], "part_source": "native",
         "native_size": r["native_size"]}),
+    "arcnn_sepext": ("arcnn", False, lambda r: {
+        "image_size": r["input_size"], "separate_part_extractor": True}),
+    "arcnn_native_sepext": ("arcnn", False, lambda r: {
+        "image_size": r["input_size"], "part_source": "native",
+        "native_size": r["native_size"], "separate_part_extractor": True}),
 }
 
 
