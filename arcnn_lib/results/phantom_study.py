@@ -275,7 +275,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # phase 2: Table 1 and the regime map with the chosen training variant
     aux = [job(chosen_trained, s, head, "table1", k) for s in args.aux_seeds
            for k in args.table1_k]
-    aux += [job("arcnn_native", s, {"name": regime_name(args.input_size, n),
+    aux += [job(S.NATIVE_TWIN[chosen_trained], s, {"name": regime_name(args.input_size, n),
                                     "input_size": args.input_size, "native_size": n},
                 "regime_map") for s in args.aux_seeds for n in args.map_native]
     rows += [r for res in run_all(aux, args.workers) for r in rows_of(res)]

@@ -45,7 +45,7 @@ def fig3_native(result: dict, path: Path, n_images: int = 6) -> None:
     from .figures import draw_pointing, part_boxes
     job, pred = result["job"], result["test"]["predictions"]
     r = job["regime"]
-    native = r["native_size"] if job["variant"] == "arcnn_native" else r["input_size"]
+    native = r["native_size"] if "native" in job["variant"] else r["input_size"]
     t = job["train"]
     data = prepare_run_data("phantom", native, split_csv=Path(job["out"]) / "split.csv",
                             phantom_n=t["phantom_n"], phantom_seed=t["phantom_seed"],

@@ -12,6 +12,8 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from .study_stats import ARCNN_TRAINED
+
 STUDY_DIR = Path("results") / "phantom_study"
 
 #: Readable names of the study's variants, in the order the tables show them.
@@ -22,6 +24,10 @@ LABELS = {
     "arcnn_paper_fitted": "AR-CNN, parts from the input, fitted assembly",
     "arcnn_native": "AR-CNN, parts from the native copy, Eq. 1",
     "arcnn_native_fitted": "AR-CNN, parts from the native copy, fitted assembly",
+    "arcnn_sepext": "AR-CNN, parts from the input, own part extractor, Eq. 1",
+    "arcnn_sepext_fitted": "AR-CNN, parts from the input, own part extractor, fitted assembly",
+    "arcnn_native_sepext": "AR-CNN, native parts, own part extractor, Eq. 1",
+    "arcnn_native_sepext_fitted": "AR-CNN, native parts, own part extractor, fitted assembly",
 }
 UNIT_NAMES = {"mae": "A_asb", "mae_x": "X", "mae_concat": "C", "mae_r1": "R1",
               "mae_r2": "R2", "mae_r3": "R3"}
@@ -73,14 +79,13 @@ def table3(study: dict, split: str = "test") -> pd.DataFrame:
     return pd.DataFrame(out).set_index("variant")
 
 
-def table2(study: dict, variants=("arcnn_paper", "arcnn_native"),
-           split: str = "test") -> pd.DataFrame:
+def table2(study: dict, variants=ARCNN_TRAINED, split: str = "test") -> pd.DataFrame:
     """Table 2: the MAE of every unit (mean ± sd over the headline seeds), one column per
     trained AR-CNN variant, plus the validation-fitted assembly as its own row."""
     r = rows(study)
     r = r[(r["study"] == "headline") & (r["split"] == split)]
     cols = {}
-    for v in variants:
+    for v in [v for v in variants if v in set(r["variant"])]:
         g = r[r["variant"] == v]
         col = {UNIT_NAMES[u]: mean_sd_text(g[u]) for u in UNIT_NAMES if u != "mae"}
         col["A_asb (Eq. 1)"] = mean_sd_text(g["mae"])

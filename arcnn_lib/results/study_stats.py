@@ -13,7 +13,13 @@ UNITS = ("mae", "mae_x", "mae_concat", "mae_r1", "mae_r2", "mae_r3")
 #: K of the headline runs (the paper's best).
 NUM_CONCAT = 3
 #: The AR-CNN training variants of the headline regime.
-ARCNN_TRAINED = ("arcnn_paper", "arcnn_native")
+ARCNN_TRAINED = ("arcnn_paper", "arcnn_native", "arcnn_sepext", "arcnn_native_sepext")
+#: Each AR-CNN training variant's twin with parts from the native copy (the regime map's
+#: AR-CNN at a native size above the input) and with parts from the input (at native = input).
+NATIVE_TWIN = {"arcnn_paper": "arcnn_native", "arcnn_native": "arcnn_native",
+               "arcnn_sepext": "arcnn_native_sepext",
+               "arcnn_native_sepext": "arcnn_native_sepext"}
+INPUT_TWIN = {v: ("arcnn_sepext" if "sepext" in v else "arcnn_paper") for v in NATIVE_TWIN}
 
 
 def regime_name(input_size: int, native_size: int) -> str:
@@ -63,6 +69,7 @@ def comparisons(headline: pd.DataFrame, chosen: str) -> Dict[str, dict]:
         "chosen_vs_baseline_input": paired(headline, chosen, "baseline_input", "test"),
         "paper_vs_baseline_input": paired(headline, "arcnn_paper", "baseline_input", "test"),
         "native_vs_paper": paired(headline, "arcnn_native", "arcnn_paper", "test"),
+        "chosen_vs_paper": paired(headline, chosen, "arcnn_paper", "test"),
         "headroom_baseline_native_vs_input": paired(headline, "baseline_native",
                                                     "baseline_input", "test"),
     }
@@ -74,7 +81,7 @@ def gaps(headline: pd.DataFrame) -> Dict[str, dict]:
     out = {}
     test = headline[headline["split"] == "test"]
     b = test[test["variant"] == "baseline_input"].set_index("seed")
-    for v in ARCNN_TRAINED:
+    for v in [v for v in ARCNN_TRAINED if v in set(test["variant"])]:
         g = test[test["variant"] == v].set_index("seed")
         out[v] = {"x_minus_baseline_per_seed": (g["mae_x"] - b["mae"]).tolist(),
                   "r1_over_x_per_seed": (g["mae_r1"] / g["mae_x"]).tolist(),
@@ -117,7 +124,8 @@ def regime_map(frame: pd.DataFrame, chosen: str, input_size: int, native_sizes: 
                  ["mae"].mean())
     rows = []
     for n in [input_size] + list(native_sizes):
-        trained = "arcnn_paper" if n == input_size else "arcnn_native"
+        twin = INPUT_TWIN if n == input_size else NATIVE_TWIN
+        trained = twin[chosen.replace("_fitted", "")]
         sel = test[(test["regime"] == (head if n == input_size else regime_name(input_size, n)))
                    & test["study"].isin(["headline", "regime_map"])]
 
