@@ -125,3 +125,13 @@ def test_expert_numbers():
     assert e["top1"] == tr["summary"]["top1_hit"]
     assert e["verdict"] in ("beats", "does not beat") and e["k"] >= 1
     assert 0 <= e["fixed_region_share"] <= 1
+
+
+def test_paper_k_and_source_panels():
+    import matplotlib
+    matplotlib.use("Agg")
+    from arcnn_lib.results.paper import PAPER_TABLE1
+    assert ct.paper_k_maes()["K = 3"] == PAPER_TABLE1[3]
+    fig = cf.source_panels({"a": {"s": {"x": 1.0, "y": 2.0}}, "empty": {"s": {"x": None}}},
+                           "MAE")
+    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "a"

@@ -21,7 +21,8 @@ def source_panels(panels: Mapping[str, Mapping[str, Mapping[str, float]]], ylabe
     """One bar panel per source, each with its own y axis.
 
     Args:
-        panels: ``{panel title: {series: {x label: value}}}``; a value None is not drawn.
+        panels: ``{panel title: {series: {x label: value}}}``; a value None is not drawn,
+            and a panel without any value is left out.
         ylabel: the y label of the first panel (every panel shares its meaning, not its
             scale).
     Returns:
@@ -29,20 +30,29 @@ def source_panels(panels: Mapping[str, Mapping[str, Mapping[str, float]]], ylabe
     """
     import matplotlib.pyplot as plt
 
-    n = len(panels)
+    panels = {t: s for t, s in panels.items()
+              if any(v is not None for vals in s.values() for v in vals.values())}
+    n = max(1, len(panels))
     fig, axes = plt.subplots(1, n, figsize=(panel * n + 0.6, 3.1), squeeze=False,
                              layout="constrained")
+    names = list(dict.fromkeys(name for series in panels.values() for name in series))
+    color = {name: f"C{i}" for i, name in enumerate(names)}   # one colour per series
     for ax, (title, series) in zip(axes.flat, panels.items()):
         xs = list(dict.fromkeys(x for s in series.values() for x in s))
         w = 0.8 / max(1, len(series))
         for j, (name, vals) in enumerate(series.items()):
             y = [np.nan if vals.get(x) is None else float(vals[x]) for x in xs]
             ax.bar(np.arange(len(xs)) + (j - (len(series) - 1) / 2) * w, y, width=w,
-                   label=name, color=f"C{j}")
+                   label=name, color=color[name])
         ax.set_xticks(np.arange(len(xs)), xs, rotation=30 if len(xs) > 4 else 0)
         ax.set_title(title)
-        if len(series) > 1:
-            ax.legend(fontsize=9)
+    labels = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            labels.setdefault(lab, h)
+    if len(labels) > 1:
+        fig.legend(labels.values(), labels.keys(), loc="outside lower center",
+                   ncols=len(labels))
     axes.flat[0].set_ylabel(ylabel)
     if suptitle:
         fig.suptitle(suptitle)

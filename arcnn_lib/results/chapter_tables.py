@@ -14,6 +14,7 @@ from typing import Dict, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .paper import PAPER_TABLE1
 from .tables import fmt, pooled_mae, sex_metrics, unit_maes, unit_names
 
 SEXES = ("male", "female")
@@ -25,6 +26,11 @@ def _ref_metrics(ref, name: str) -> Optional[dict]:
 
 
 # ----------------------------------------------------------------------------- Tables 1, 2
+def paper_k_maes() -> Dict[str, float]:
+    """The paper's Table 1 (boys' test MAE per K), keyed ``"K = k"``."""
+    return {f"K = {k}": v for k, v in PAPER_TABLE1.items()}
+
+
 def reference_k_maes(ref, ks: Sequence[int] = (1, 2, 3, 4)) -> Dict[str, Optional[float]]:
     """Boys' test MAE of the reference runs ``arcnn_male_k{K}``, keyed ``"K = k"``."""
     return {f"K = {k}": (sex_metrics(_ref_metrics(ref, f"arcnn_male_k{k}"), "male")
