@@ -177,8 +177,8 @@ def live_against_study(study: Optional[Mapping], live_diff: float, live_size: in
     head = (f"The live pair, one seed, has AR-CNN's error {live} than the baseline's "
             f"({live_diff:+.2f} months)")
     if (wins == len(d) and live_diff < 0) or (wins == 0 and live_diff > 0):
-        return (f"{head}, the direction of every seed of the study: the live run does not "
-                "contradict it.")
+        return (f"{head}, the direction of every seed of the study's paper-faithful "
+                "AR-CNN: the live pair does not contradict the study.")
     return (f"{head}, while in the study the paper's AR-CNN is lower in {wins} of {len(d)} "
             f"seeds. One seed cannot overrule paired seeds, and the two differ in regime: "
             f"the live model reads the phantom at {live_size} px, the study at "
