@@ -166,7 +166,9 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
             "native_eq1", "native_fitted", "chosen", "chosen_mae", "chosen_diff",
             "chosen_diff_per_seed", "chosen_reduction", "paper_diff", "paper_diff_per_seed",
             "native_vs_paper_per_seed", "x_gap_paper", "x_gap_native", "r1_over_x",
-            "c_minus_x_native", "top1", "top1_per_seed", "topk", "chance", "memory_ratio",
+            "c_minus_x_native", "sepext_eq1", "sepext_fitted", "native_sepext_eq1",
+            "native_sepext_fitted", "x_gap_sepext", "x_gap_native_sepext",
+            "c_minus_x_native_sepext", "top1", "top1_per_seed", "topk", "chance", "memory_ratio",
             "throughput_ratio", "samples_input", "samples_native", "wall_minutes",
             "median_mae", "aux_seeds", "table1_k", "map_native")
     if study is None:
@@ -202,6 +204,13 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
         "x_gap_native": _signed(gaps["arcnn_native"]["x_minus_baseline_per_seed"]),
         "r1_over_x": f"{min(r1x):.1f} to {max(r1x):.1f}",
         "c_minus_x_native": _signed(gaps["arcnn_native"]["c_minus_x_per_seed"]),
+        "sepext_eq1": ms("arcnn_sepext"), "sepext_fitted": ms("arcnn_sepext_fitted"),
+        "native_sepext_eq1": ms("arcnn_native_sepext"),
+        "native_sepext_fitted": ms("arcnn_native_sepext_fitted"),
+        "x_gap_sepext": _signed(gaps["arcnn_sepext"]["x_minus_baseline_per_seed"]),
+        "x_gap_native_sepext": _signed(
+            gaps["arcnn_native_sepext"]["x_minus_baseline_per_seed"]),
+        "c_minus_x_native_sepext": _signed(gaps["arcnn_native_sepext"]["c_minus_x_per_seed"]),
         "top1": f"{point['top1_mean']:.2f}",
         "top1_per_seed": ", ".join(f"{x:.2f}" for x in point["top1_per_seed"]),
         "topk": f"{point['topk_mean']:.2f}", "chance": f"{point['chance_top1_mean']:.2f}",
