@@ -335,7 +335,8 @@ def _analyse(args, frame: pd.DataFrame, head: dict, chosen: str) -> dict:
         "comparisons": comparisons, "gaps": S.gaps(headline),
         "targets": S.targets(headline, chosen, comparisons["chosen_vs_baseline_input"]),
         "table1": S.table1(frame, chosen_trained, args.aux_seeds),
-        "regime_map": S.regime_map(frame, chosen, args.input_size, args.map_native,
+        "regime_map": S.regime_map(frame, chosen, args.input_size,
+                                   sorted({args.native_size, *args.map_native}),
                                    args.native_size, args.aux_seeds)}
 
 
