@@ -106,7 +106,7 @@ def fig2_scatter(ax_pred, ax_dev, predictions, label: Optional[str] = None,
     ax_pred.set_aspect("equal")
     ax_pred.set_xlabel("true bone age (months)")
     ax_pred.set_ylabel("predicted (months)")
-    ax_pred.legend(fontsize=7, loc="upper left", handletextpad=0.2, markerscale=1.5)
+    ax_pred.legend(fontsize=9, loc="upper left", handletextpad=0.2, markerscale=1.5)
     ax_dev.scatter(y, dev, s=size, color=color, alpha=0.6, linewidths=0)
     ax_dev.axhline(0, color="0.3", lw=0.8, ls="--")
     for s in (mae, -mae):
@@ -193,7 +193,7 @@ def fig3_parts(images, boxes, scores, ids: Optional[Sequence] = None, k: int = 3
         viz.draw_boxes(ax, b[j, :k], labels=labels, linewidth=1.4)
         _frame(ax, imgs[j].shape, b[j, :k])
         if titles is not None:
-            ax.set_title(titles[j], fontsize=7)
+            ax.set_title(titles[j], fontsize=9)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
     if label:
@@ -233,5 +233,5 @@ def draw_pointing(ax, image, regions, boxes, scores=None, k: int = 1,
     ax.scatter(cx, cy, s=14, c=colors, marker="x", zorder=3)
     _frame(ax, img.shape, np.concatenate([regions, b]))
     if title:
-        ax.set_title(title, fontsize=7)
+        ax.set_title(title, fontsize=9)
     return ax.figure

@@ -73,5 +73,5 @@ def fig3_expert(images, regions: Sequence, types: Sequence[Sequence[str]], boxes
     if suptitle:
         fig.suptitle(suptitle, fontsize=12)
     if label:
-        fig.text(0.995, 0.002, label, ha="right", va="bottom", fontsize=7, color="grey")
+        fig.text(0.995, 0.002, label, ha="right", va="bottom", fontsize=8, color="grey")
     return fig

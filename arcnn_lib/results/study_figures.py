@@ -30,7 +30,7 @@ def regime_map_figure(regime_map: List[dict], path: Path) -> None:
     ax.set_title(f"input {int(frame['input_size'].iloc[0])} px: when do parts pay?",
                  fontsize=9)
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
