@@ -256,7 +256,8 @@ def data_from_env(default: str = PHANTOM) -> str:
 
 
 def progress_enabled(requested: bool = True) -> bool:
-    """Whether to show a progress bar: ``requested``, unless ``ARCNN_PROGRESS=0``.
+    """Whether to show progress (bars, and the trainer's line per epoch): ``requested``,
+    unless ``ARCNN_PROGRESS=0``.
 
     The book's build sets ``ARCNN_PROGRESS=0`` (``_ext/book_build.py``, ``.ci/run``), so the
     rendered pages hold no bar; a person running a notebook sees them.

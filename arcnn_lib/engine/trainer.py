@@ -235,7 +235,7 @@ def end_epoch(run: Run, epoch: int, sums: torch.Tensor, t_epoch: float, last_epo
         ckpt_io.save_atomic(state, run.last_path)
         if improved:
             ckpt_io.save_atomic(state, run.best_path)
-        if cfg.progress:
+        if progress_enabled(cfg.progress):
             msg = ", ".join(f"{k}={v:.3f}" for k, v in row.items()
                             if k in ("train_loss", "train_mae", "val_mae", "seconds"))
             tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: {msg}")
