@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..config import ARCNNConfig
 from ..model.anchors import generate_anchors
+from .figures import part_boxes
 
 #: The columns of :func:`first_runs_table` that are shares (fractions in [0, 1]).
 SHARE_COLUMNS = ("L_att share last", "parts at border", "anchors at border")
@@ -24,13 +25,6 @@ def touches_border(boxes, size: int, tol: float = 2.0) -> np.ndarray:
     return ((boxes[:, :2] <= tol) | (boxes[:, 2:] >= size - tol)).any(axis=1)
 
 
-def _part_boxes(pred: pd.DataFrame, num_parts: int) -> np.ndarray:
-    """All selected boxes of a predictions table, (N * M, 4)."""
-    return np.concatenate([
-        pred[[f"part{i}_{c}" for c in ("x1", "y1", "x2", "y2")]].to_numpy()
-        for i in range(1, num_parts + 1)])
-
-
 def first_run_row(ref, run: dict) -> dict:
     """One AR-CNN run of ``ref`` (a :class:`~.reference.ReferenceResults`): its losses,
     the share of its parts (and of all anchors) at the image border, and its test MAEs
@@ -38,7 +32,7 @@ def first_run_row(ref, run: dict) -> dict:
     hist, met = ref.history(run["name"]), ref.metrics(run["name"])
     base = ref.metrics(f"baseline_{run['sex']}")
     cfg = ARCNNConfig.from_dict(met["config"]["model"])
-    boxes = _part_boxes(ref.predictions(run["name"]), cfg.num_parts)
+    boxes = part_boxes(ref.predictions(run["name"]), cfg.num_parts)[0].reshape(-1, 4)
     anchors = generate_anchors(cfg).numpy()
     first, last = hist.iloc[0], hist.iloc[-1]
     return {
