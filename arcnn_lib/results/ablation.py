@@ -78,12 +78,19 @@ def run_variant(args, variant: str, seed: int) -> dict:
     return row
 
 
+def paired(rows: pd.DataFrame, variant: str, unit: str = "A_asb",
+           against: str = "arcnn") -> pd.Series:
+    """Per-seed differences ``variant - against`` of one unit's MAE (months), same seed."""
+    a = rows[rows["variant"] == variant].set_index("seed")[unit]
+    b = rows[rows["variant"] == against].set_index("seed")[unit]
+    return (a - b).dropna()
+
+
 def summarise(rows: pd.DataFrame) -> dict:
     """Mean and sample standard deviation per variant and unit, and the paired differences
-    (variant - ``arcnn``, same seed) of the assembled MAE."""
+    (variant - ``arcnn``, same seed) of the assembled MAE (:func:`paired`)."""
     units = list(UNIT_COLUMNS.values())
     summary = {}
-    ref = rows[rows["variant"] == "arcnn"].set_index("seed")["A_asb"]
     for variant, g in rows.groupby("variant", sort=False):
         entry = {"n_seeds": int(len(g))}
         for unit in units:
@@ -91,7 +98,7 @@ def summarise(rows: pd.DataFrame) -> dict:
             if len(v):
                 entry[unit] = {"mean": float(v.mean()),
                                "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
-        diff = (g.set_index("seed")["A_asb"] - ref).dropna()
+        diff = paired(rows, variant)
         if variant != "arcnn" and len(diff):
             entry["A_asb_minus_arcnn"] = {
                 "mean": float(diff.mean()), "per_seed": [float(d) for d in diff],

@@ -14,6 +14,7 @@ from typing import Dict, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .ablation import paired
 from .paper import PAPER_TABLE1
 from .tables import fmt, pooled_mae, sex_metrics, unit_maes, unit_names
 
@@ -187,14 +188,6 @@ def live_against_study(study: Optional[Mapping], live_diff: float, live_size: in
 
 
 # ------------------------------------------------------------------------------ ablations
-def paired(rows: pd.DataFrame, variant: str, unit: str = "A_asb",
-           against: str = "arcnn") -> pd.Series:
-    """Per-seed differences ``variant - against`` of one unit's MAE (months)."""
-    a = rows[rows["variant"] == variant].set_index("seed")[unit]
-    b = rows[rows["variant"] == against].set_index("seed")[unit]
-    return (a - b).dropna()
-
-
 def effect(rows: pd.DataFrame, variant: str, unit: str = "A_asb",
            against: str = "arcnn") -> str:
     """``'lower in all 3 seeds (mean -0.71 months)'``, or how many seeds when mixed."""
