@@ -50,6 +50,9 @@ def check_profile(name: str, source: str = "profile") -> str:
 #: How the M parts are chosen among the anchors (``ARCNNConfig.part_selection``).
 PART_SELECTIONS = ("global", "per_level")
 
+#: Stride of the backbone feature map the navigator can read -> its ResNet stage.
+FMAP_STAGES = {8: 2, 16: 3, 32: 4}
+
 #: Where the parts are cut from (``ARCNNConfig.part_source``).
 PART_SOURCES = ("input", "native")
 
@@ -64,7 +67,7 @@ class ARCNNConfig:
         anchor_scales: anchor side sqrt(w * h), one per pyramid level (paper: 48, 96, 192).
         anchor_ratios: anchor aspect ratios h / w (paper: 1:1, 3:2, 2:3).
         anchor_strides: stride of the navigator feature map of each level; each is twice the
-            previous and the first is 16 (backbone stage 3) or 32 (stage 4).
+            previous and the first is 8 (backbone stage 2), 16 (stage 3) or 32 (stage 4).
         num_parts: M, parts selected per image (paper: 6).
         num_concat: K <= M, parts whose features join X's in the concatenation (paper: 3).
         nms_iou: IoU above which a lower-scored anchor is suppressed (NTS-Net: 0.25).
@@ -198,8 +201,8 @@ class ARCNNConfig:
         if len(self.anchor_scales) != len(self.anchor_strides) or not self.anchor_scales:
             raise ValueError("anchor_scales and anchor_strides need one entry per level, got "
                              f"{self.anchor_scales} and {self.anchor_strides}")
-        if self.anchor_strides[0] not in (16, 32):
-            raise ValueError(f"anchor_strides[0] must be 16 or 32 (a ResNet stage), got "
+        if self.anchor_strides[0] not in FMAP_STAGES:
+            raise ValueError(f"anchor_strides[0] must be 8, 16 or 32 (a ResNet stage), got "
                              f"{self.anchor_strides[0]}")
         for a, b in zip(self.anchor_strides, self.anchor_strides[1:]):
             if b != 2 * a:
@@ -231,14 +234,16 @@ def scaled_geometry(image_size: int) -> dict:
     """The paper's geometry scaled from 448 to ``image_size``.
 
     Scales and the part size scale linearly. The strides cannot (they are ResNet stages), so
-    below 448 the navigator reads stage 3 (stride 16) instead of stage 4, keeping the anchor
-    spacing at most about one anchor side.
+    the navigator reads the coarsest stage whose stride is at most 1.2 times the smallest
+    anchor side (the paper's own ratio is 32 / 48): stage 4 (stride 32) at 448, stage 3
+    (16) from 224 down to 128, stage 2 (8) below. Neighbouring anchors of the finest level
+    then still overlap or touch, so the anchors tile the image at every size.
     """
     f = image_size / 448.0
-    strides = (32, 64, 128) if image_size >= 448 else (16, 32, 64)
-    return dict(image_size=image_size, part_size=int(round(224 * f)),
-                anchor_scales=tuple(float(round(s * f)) for s in (48, 96, 192)),
-                anchor_strides=strides)
+    scales = tuple(float(round(s * f)) for s in (48, 96, 192))
+    first = max(t for t in FMAP_STAGES if t <= 1.2 * scales[0] or t == min(FMAP_STAGES))
+    return dict(image_size=image_size, part_size=int(round(224 * f)), anchor_scales=scales,
+                anchor_strides=(first, 2 * first, 4 * first))
 
 
 def profile_from_env(default: str = "smoke") -> str:

@@ -1,7 +1,8 @@
 """ARCNNConfig: paper defaults, profiles, validation, the environment variables."""
 import pytest
 
-from arcnn_lib.config import PROFILES, ARCNNConfig, data_from_env, profile_from_env
+from arcnn_lib.config import (PROFILES, ARCNNConfig, data_from_env, profile_from_env,
+                              scaled_geometry)
 
 
 def test_paper_defaults():
@@ -30,7 +31,7 @@ def test_unknown_profile_lists_the_known_ones():
     (dict(num_concat=7), "K <= M"),
     (dict(backbone="vgg"), "backbone='vgg' is unknown"),
     (dict(anchor_strides=(32, 48, 128)), "double"),
-    (dict(anchor_strides=(8, 16, 32)), "16 or 32"),
+    (dict(anchor_strides=(4, 8, 16)), "8, 16 or 32"),
     (dict(nms_iou=0.0), "nms_iou"),
     (dict(anchor_scales=(48.0,)), "one entry per level"),
     (dict(backbone="resnet_tiny", pretrained=True), "no pretrained weights"),
@@ -81,3 +82,14 @@ def test_progress_bars_follow_the_request_unless_the_build_turns_them_off(monkey
     assert progress_enabled(True) and not progress_enabled(False)
     monkeypatch.setenv("ARCNN_PROGRESS", "0")
     assert not progress_enabled(True)
+
+
+@pytest.mark.parametrize("size, first", [(448, 32), (224, 16), (128, 16), (64, 8)])
+def test_scaled_geometry_keeps_the_anchors_tiling_the_image(size, first):
+    # the coarsest stage whose stride is at most 1.2 smallest anchor sides (paper: 32 / 48)
+    g = scaled_geometry(size)
+    assert g["anchor_strides"] == (first, 2 * first, 4 * first)
+    assert g["anchor_strides"][0] <= 1.2 * g["anchor_scales"][0]
+    if first < 32:   # the next coarser stage would leave gaps between the finest anchors
+        assert 2 * first > 1.2 * g["anchor_scales"][0]
+    ARCNNConfig.smoke(**g)   # a valid configuration

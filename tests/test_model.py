@@ -145,3 +145,21 @@ def test_separate_part_extractor_keeps_the_part_terms_off_the_whole_image_featur
         out.age_parts.sum().backward()          # the part units alone
         grads = [p.grad for p in model.extractor.parameters() if p.grad is not None]
         assert bool(grads and any(g.abs().sum() > 0 for g in grads)) == reaches
+
+
+@pytest.mark.parametrize("size, stage", [(64, 2), (128, 3)])
+def test_extractor_returns_the_map_of_the_stage_the_anchors_need(size, stage):
+    from arcnn_lib.config import scaled_geometry
+    from arcnn_lib.evaluation.interpret import extractor_layer
+    cfg = ARCNNConfig.smoke(**scaled_geometry(size))
+    model = ARCNN(cfg).eval()
+    seen = {}
+    layer = extractor_layer(model, stage)
+    hook = layer.register_forward_hook(lambda m, i, o: seen.setdefault("map", o))
+    with torch.no_grad():
+        _, fmap = model.extractor(torch.randn(2, 1, size, size))
+    hook.remove()
+    stride = cfg.anchor_strides[0]
+    assert model.extractor.fmap_stage == stage
+    assert fmap.shape == (2, model.extractor.fmap_channels, size // stride, size // stride)
+    assert torch.equal(fmap, seen["map"])   # the very module Grad-CAM hooks

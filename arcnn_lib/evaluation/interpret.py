@@ -159,12 +159,12 @@ def attribute_occlusion(unit: nn.Module, images: torch.Tensor,
 
 
 def extractor_layer(model: nn.Module, stage: int = 4) -> nn.Module:
-    """The extractor's stage 3 (stride 16) or stage 4 (stride 32) module, for Grad-CAM."""
+    """The extractor's ResNet stage 1 to 4 module (stride 4, 8, 16, 32), for Grad-CAM."""
     if stage == 4:
         return model.extractor.stage4
-    if stage == 3:
-        return model.extractor.stage1_3[-1]
-    raise ValueError(f"stage must be 3 or 4, got {stage}")
+    if stage in (1, 2, 3):
+        return model.extractor.stage1_3[stage - 1]
+    raise ValueError(f"stage must be 1, 2, 3 or 4, got {stage}")
 
 
 def paste_into_boxes(maps: torch.Tensor, boxes: torch.Tensor, image_size: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from ..config import ARCNNConfig
+from ..config import FMAP_STAGES, ARCNNConfig
 from .part_norm import convert_part_norm, part_norm_layers, use_stream
 
 _WEIGHTS = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights",
@@ -65,8 +65,8 @@ class FeatureExtractor(nn.Module):
     """A ResNet on (N, 1, H, W) inputs.
 
     ``forward(x, parts=False)`` -> (features (N, L), fmap (N, C, ceil(H / s), ceil(W / s)))
-    where ``s`` is ``config.anchor_strides[0]``: stage 3 (s = 16) or stage 4 (s = 32) of the
-    ResNet. Pass ``parts=True`` for crops R_i: with ``config.separate_part_stats`` the
+    where ``s`` is ``config.anchor_strides[0]``: stage 2 (s = 8), 3 (s = 16) or 4 (s = 32)
+    of the ResNet (:data:`arcnn_lib.config.FMAP_STAGES`). Pass ``parts=True`` for crops R_i: with ``config.separate_part_stats`` the
     BatchNorm layers then read and update their statistics of parts
     (:mod:`arcnn_lib.model.part_norm`); the weights are the same either way.
     """
@@ -80,17 +80,18 @@ class FeatureExtractor(nn.Module):
         if config.separate_part_stats:
             convert_part_norm(self)
         self._part_norms = part_norm_layers(self)   # found once, switched on every call
-        self.fmap_stage = 3 if config.anchor_strides[0] == 16 else 4
+        self.fmap_stage = FMAP_STAGES[config.anchor_strides[0]]
         self.feature_length = config.feature_length
-        self.fmap_channels = self.feature_length if self.fmap_stage == 4 else (
-            self.feature_length // 2)
+        # every ResNet stage halves the channels of the next: L / 2 ** (4 - stage)
+        self.fmap_channels = self.feature_length // 2 ** (4 - self.fmap_stage)
 
     def forward(self, x: torch.Tensor, parts: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
         with use_stream(self._part_norms, "parts" if parts else "image"):
-            h3 = self.stage1_3(self.stem(x))
-            h4 = self.stage4(h3)
-        features = torch.flatten(nn.functional.adaptive_avg_pool2d(h4, 1), 1)
-        return features, (h3 if self.fmap_stage == 3 else h4)
+            maps = [self.stem(x)]
+            for stage in (*self.stage1_3, self.stage4):   # stages 1 to 4
+                maps.append(stage(maps[-1]))
+        features = torch.flatten(nn.functional.adaptive_avg_pool2d(maps[4], 1), 1)
+        return features, maps[self.fmap_stage]
 
 
 def append_sex(feat: torch.Tensor, male: Optional[torch.Tensor]) -> torch.Tensor:
