@@ -95,6 +95,19 @@ def test_pointing_game_perfect_boxes_and_seeded_random():
     # ranking by score: the second box scored higher misses
     r2 = pointing_game(good, scores.flip(1), regions, anchors, k=1, seed=0)
     assert r2["top1"] == 0.0
+    assert r["ceiling_top1"] == 1.0   # the anchor centred at (25, 25) could hit every image
+
+
+def test_pointing_ceiling_counts_images_some_anchor_can_hit():
+    # anchor centres at 5, 15, ..., 95; a region between two centres cannot be hit
+    anchors = torch.tensor([[x, y, x + 10.0, y + 10.0] for x in range(0, 100, 10)
+                            for y in range(0, 100, 10)])
+    between = torch.tensor([[21.0, 21.0, 24.0, 24.0]])
+    on_centre = torch.tensor([[23.0, 23.0, 27.0, 27.0]])
+    regions = [between, on_centre, on_centre, between]
+    boxes = torch.tensor([[20.0, 20.0, 30.0, 30.0]]).repeat(4, 1, 1)
+    r = pointing_game(boxes, None, regions, anchors, k=1)
+    assert r["ceiling_top1"] == 0.5 and r["top1"] == 0.5
 
 
 def test_map_boxes_matches_the_cache_resize_and_pad():

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from arcnn_lib.results import phantom_study
+from arcnn_lib.results import study_stats as S
 from arcnn_lib.evaluation.assembly import assembled_mae, eq1_weights, fit_weights
 from arcnn_lib.config import ARCNNConfig, scaled_geometry
 from arcnn_lib.model import ARCNN, input_and_source
@@ -26,7 +27,8 @@ def test_tiny_study_writes_the_issue_keys(tmp_path, monkeypatch):
             "mae_concat", "mae_r1", "input_size"}
     assert need <= set(rows.columns) and set(rows["split"]) == {"val", "test"}
     head = rows[rows["study"] == "headline"]
-    arcnn = {"arcnn_paper", "arcnn_native", "arcnn_sepext", "arcnn_native_sepext"}
+    arcnn = {"arcnn_paper", "arcnn_native", "arcnn_sepext", "arcnn_native_sepext",
+             "arcnn_native_sepext_perlevel"}
     assert set(head["variant"]) == ({"baseline_input", "baseline_native"} | arcnn
                                     | {v + "_fitted" for v in arcnn})
     assert set(head[head["paper_faithful"]]["variant"]) == {"baseline_input", "arcnn_paper"}
@@ -42,6 +44,9 @@ def test_tiny_study_writes_the_issue_keys(tmp_path, monkeypatch):
     fitted = head[head["variant"].str.endswith("_fitted")]
     assert all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in fitted["weights"])
     assert d["native_cost"]["memory_ratio"] == 4.0
+    # every point of the regime map has its AR-CNN, trained as the chosen variant's twin
+    assert set(S.INPUT_TWIN.values()) | set(S.NATIVE_TWIN.values()) <= set(phantom_study.TRAINED)
+    assert all(r["arcnn_eq1"] is not None for r in d["regime_map"])
     for name in ("study.csv", "regime_map.png", "fig3_native_parts.png",
                  "history_arcnn_native_seed0.csv", "predictions_baseline_input_seed0.csv"):
         assert (out / name).is_file()

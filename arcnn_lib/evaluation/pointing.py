@@ -17,6 +17,10 @@ model's own anchor set (K distinct anchors per image, a seeded ``torch.Generator
 ``random_top1`` and ``random_topk``. ``random_top1_expected`` is its exact expectation (the
 fraction of anchors that hit, averaged over images), free of sampling noise.
 
+The ceiling, ``ceiling_top1``, is the fraction of images on which at least one anchor of
+the set hits: no navigator choosing among these anchors can point better. It measures the
+anchor grid, not the model.
+
 A secondary statistic, ``*_contains``, counts a hit when the box contains the centre of a
 true region instead (more lenient for large boxes); it is reported alongside.
 """
@@ -80,7 +84,7 @@ def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
 
     Returns:
         dict with ``n``, ``k``, ``top1``, ``topk``, ``random_top1``, ``random_topk``,
-        ``random_top1_expected``, and the same five rates under ``contains_centre`` with the
+        ``random_top1_expected``, ``ceiling_top1``, and the same six rates under ``contains_centre`` with the
         suffix ``_contains``.
     """
     n, m, _ = part_boxes.shape
@@ -91,7 +95,7 @@ def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
     gen = torch.Generator().manual_seed(int(seed))
     res: Dict[str, float] = {"n": int(n), "k": k}
     for rule, suffix in (("centre_in_region", ""), ("contains_centre", "_contains")):
-        top1 = topk = r1 = rk = expected = 0.0
+        top1 = topk = r1 = rk = expected = ceiling = 0.0
         gen.manual_seed(int(seed))
         for i in range(n):
             reg = regions[i]
@@ -100,13 +104,15 @@ def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
             topk += float(hits[:k].any())
             anchor_hits = box_hits(anchors, reg, rule)
             expected += float(anchor_hits.double().mean())
+            ceiling += float(anchor_hits.any())
             draw = torch.randperm(a, generator=gen)[:k]
             r1 += float(anchor_hits[draw[0]])
             rk += float(anchor_hits[draw].any())
         d = max(n, 1)
         res.update({f"top1{suffix}": top1 / d, f"topk{suffix}": topk / d,
                     f"random_top1{suffix}": r1 / d, f"random_topk{suffix}": rk / d,
-                    f"random_top1_expected{suffix}": expected / d})
+                    f"random_top1_expected{suffix}": expected / d,
+                    f"ceiling_top1{suffix}": ceiling / d})
     return res
 
 

@@ -26,6 +26,8 @@ variant                what it is                                               
 ``arcnn_sepext``       parts from the input, with an extractor of their own          no
                        (``separate_part_extractor=True``)
 ``arcnn_native_sepext`` native parts with an extractor of their own                 no
+``arcnn_native_sepext_  the same, each anchor level giving its quota of the M parts     no
+perlevel``             (``part_selection="per_level"``)
 ``*_fitted``           the same trained model, units assembled with weights fitted   no
                        on the validation split (:mod:`arcnn_lib.evaluation.assembly`)
 =====================  ===========================================================  =======
@@ -80,7 +82,17 @@ TRAINED = {
     "arcnn_native_sepext": ("arcnn", False, lambda r: {
         "image_size": r["input_size"], "part_source": "native",
         "native_size": r["native_size"], "separate_part_extractor": True}),
+    "arcnn_native_sepext_perlevel": ("arcnn", False, lambda r: {
+        "image_size": r["input_size"], "part_source": "native",
+        "native_size": r["native_size"], "separate_part_extractor": True,
+        "part_selection": "per_level"}),
+    # trained only for the regime map, as the input-parts twin of the variant above
+    "arcnn_sepext_perlevel": ("arcnn", False, lambda r: {
+        "image_size": r["input_size"], "separate_part_extractor": True,
+        "part_selection": "per_level"}),
 }
+#: The variants every seed trains in the headline regime (the others serve the regime map).
+HEADLINE = ("baseline_input", "baseline_native") + S.ARCNN_TRAINED
 
 
 # ---------------------------------------------------------------------------- one run
@@ -156,6 +168,7 @@ def rows_of(result: dict) -> List[dict]:
                    "median_mae": result[split]["median_mae"],
                    "pointing_top1": point.get("top1"), "pointing_topk": point.get("topk"),
                    "pointing_chance_top1": point.get("random_top1_expected"),
+                   "pointing_ceiling_top1": point.get("ceiling_top1"),
                    "weights": None if weights is None else [float(x) for x in weights],
                    "epochs": result["epochs"], "best_epoch": result["best_epoch"],
                    "train_seconds": result["seconds"]}
@@ -265,7 +278,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     job = _job_maker(args)
 
     # phase 1: the headline regime, every variant, every seed; the choice on validation
-    results = run_all([job(v, s, head, "headline") for s in args.seeds for v in TRAINED],
+    results = run_all([job(v, s, head, "headline") for s in args.seeds for v in HEADLINE],
                       args.workers)
     rows = [r for res in results for r in rows_of(res)]
     chosen = S.choose(pd.DataFrame(rows))
@@ -278,6 +291,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     aux += [job(S.NATIVE_TWIN[chosen_trained], s, {"name": regime_name(args.input_size, n),
                                     "input_size": args.input_size, "native_size": n},
                 "regime_map") for s in args.aux_seeds for n in args.map_native]
+    twin = S.INPUT_TWIN[chosen_trained]   # the map's point at native = input
+    if twin not in HEADLINE:
+        aux += [job(twin, s, head, "regime_map") for s in args.aux_seeds]
     rows += [r for res in run_all(aux, args.workers) for r in rows_of(res)]
     frame = pd.DataFrame(rows)
     frame.drop(columns=["weights"]).to_csv(out / "study.csv", index=False, float_format="%.6g")

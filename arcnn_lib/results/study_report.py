@@ -28,6 +28,10 @@ LABELS = {
     "arcnn_sepext_fitted": "AR-CNN, parts from the input, own part extractor, fitted assembly",
     "arcnn_native_sepext": "AR-CNN, native parts, own part extractor, Eq. 1",
     "arcnn_native_sepext_fitted": "AR-CNN, native parts, own part extractor, fitted assembly",
+    "arcnn_native_sepext_perlevel": "AR-CNN, native parts, own extractor, parts per level, "
+                                    "Eq. 1",
+    "arcnn_native_sepext_perlevel_fitted": "AR-CNN, native parts, own extractor, parts per "
+                                           "level, fitted assembly",
 }
 UNIT_NAMES = {"mae": "A_asb", "mae_x": "X", "mae_concat": "C", "mae_r1": "R1",
               "mae_r2": "R2", "mae_r3": "R3"}
@@ -109,14 +113,16 @@ def per_seed(study: dict, key: str) -> List[float]:
 
 def pointing(study: dict, variant: Optional[str] = None, split: str = "test") -> Dict[str, object]:
     """Top-1 and top-K pointing-game hit rates of a variant's headline runs (default: the
-    chosen one), mean over the seeds, with the per-seed values and the chance level."""
+    chosen one), mean over the seeds, with the per-seed values, the chance level and the
+    ceiling of the anchor grid."""
     variant = variant or study["chosen"]
     r = rows(study)
     g = r[(r["study"] == "headline") & (r["split"] == split) & (r["variant"] == variant)]
     return {"variant": variant, "top1_mean": float(g["pointing_top1"].mean()),
             "top1_per_seed": [float(x) for x in g["pointing_top1"]],
             "topk_mean": float(g["pointing_topk"].mean()),
-            "chance_top1_mean": float(g["pointing_chance_top1"].mean())}
+            "chance_top1_mean": float(g["pointing_chance_top1"].mean()),
+            "ceiling_top1_mean": float(g["pointing_ceiling_top1"].mean())}
 
 
 def verdict(study: dict) -> str:

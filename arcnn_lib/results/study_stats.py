@@ -13,13 +13,17 @@ UNITS = ("mae", "mae_x", "mae_concat", "mae_r1", "mae_r2", "mae_r3")
 #: K of the headline runs (the paper's best).
 NUM_CONCAT = 3
 #: The AR-CNN training variants of the headline regime.
-ARCNN_TRAINED = ("arcnn_paper", "arcnn_native", "arcnn_sepext", "arcnn_native_sepext")
+ARCNN_TRAINED = ("arcnn_paper", "arcnn_native", "arcnn_sepext", "arcnn_native_sepext",
+                 "arcnn_native_sepext_perlevel")
 #: Each AR-CNN training variant's twin with parts from the native copy (the regime map's
 #: AR-CNN at a native size above the input) and with parts from the input (at native = input).
 NATIVE_TWIN = {"arcnn_paper": "arcnn_native", "arcnn_native": "arcnn_native",
                "arcnn_sepext": "arcnn_native_sepext",
-               "arcnn_native_sepext": "arcnn_native_sepext"}
-INPUT_TWIN = {v: ("arcnn_sepext" if "sepext" in v else "arcnn_paper") for v in NATIVE_TWIN}
+               "arcnn_native_sepext": "arcnn_native_sepext",
+               "arcnn_native_sepext_perlevel": "arcnn_native_sepext_perlevel"}
+INPUT_TWIN = {"arcnn_paper": "arcnn_paper", "arcnn_native": "arcnn_paper",
+              "arcnn_sepext": "arcnn_sepext", "arcnn_native_sepext": "arcnn_sepext",
+              "arcnn_native_sepext_perlevel": "arcnn_sepext_perlevel"}
 
 
 def regime_name(input_size: int, native_size: int) -> str:
