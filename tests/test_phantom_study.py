@@ -47,6 +47,11 @@ def test_tiny_study_writes_the_issue_keys(tmp_path, monkeypatch):
     # every point of the regime map has its AR-CNN, trained as the chosen variant's twin
     assert set(S.INPUT_TWIN.values()) | set(S.NATIVE_TWIN.values()) <= set(phantom_study.TRAINED)
     assert all(r["arcnn_eq1"] is not None for r in d["regime_map"])
+    # every number the chapters quote is there, and the grid is the one the models used
+    from arcnn_lib.results import study_report
+    nums = study_report.book_numbers(study_report.load_study(out))
+    assert "not available" not in nums.values() and nums["grid_stride"] == "8"
+    assert float(nums["grid_ceiling"]) >= float(nums["former_ceiling"])
     for name in ("study.csv", "regime_map.png", "fig3_native_parts.png",
                  "history_arcnn_native_seed0.csv", "predictions_baseline_input_seed0.csv"):
         assert (out / name).is_file()
@@ -84,3 +89,14 @@ def test_native_parts_read_the_native_copy():
         ARCNNConfig.smoke(**scaled_geometry(64), part_source="native", native_size=100)
     with pytest.raises(ValueError, match="part_source"):
         ARCNNConfig.smoke(native_size=256)
+
+
+def test_anchor_grid_of_the_headline_lets_a_navigator_hit_almost_every_phantom(tmp_path):
+    from arcnn_lib.data.phantom import make_phantom
+    root = make_phantom(tmp_path / "ph", 40, seed=5, progress=False)
+    grids = phantom_study.anchor_grids(root, 256, 64)
+    assert [g["stride"] for g in grids] == [8, 16]
+    assert [g["chosen_by_scaled_geometry"] for g in grids] == [True, False]
+    assert grids[0]["anchors"] > grids[1]["anchors"]
+    # the stage-2 grid can point into a cue region on every image; the stage-3 grid cannot
+    assert grids[0]["ceiling_top1"] == 1.0 and grids[1]["ceiling_top1"] < 0.9

@@ -116,6 +116,16 @@ def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
     return res
 
 
+def anchor_ceiling(anchors: torch.Tensor, regions: Sequence[torch.Tensor],
+                   rule: str = "centre_in_region") -> float:
+    """The fraction of images on which at least one of the (A, 4) ``anchors`` hits a true
+    region (``regions``: one (R_n, 4) tensor per image, same pixel frame): the best top-1
+    rate any navigator choosing among these anchors can reach."""
+    anchors = anchors.reshape(-1, 4).double().cpu()
+    hits = [bool(box_hits(anchors, reg, rule).any()) for reg in regions]
+    return float(np.mean(hits)) if hits else float("nan")
+
+
 def regions_by_id(regions: pd.DataFrame, ids: Sequence) -> list:
     """Group a ``read_regions`` frame (id, region, x1, y1, x2, y2) into one (R, 4) float64
     tensor per id of ``ids`` (R = 0 for an id without regions)."""

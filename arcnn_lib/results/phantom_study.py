@@ -42,6 +42,7 @@ Written to ``--out``: ``study.json`` (``headline_regime``, ``chosen``, ``rows`` 
 run and split with ``variant``, ``model``, ``paper_faithful``, ``regime``, ``seed``,
 ``split``, ``mae``, the per-unit MAEs and ``input_size`` --, the summary as mean +- sd, the
 paired per-seed differences, the headroom, Table 1, the regime map, the pointing game, the
+ceiling the anchor grid allows it (``anchor_grids``), the
 cost of native crops, the targets, the command and provenance), ``study.csv`` (the rows),
 ``predictions_<variant>_seed<s>.csv`` (test predictions of the first seed, for Fig. 2),
 ``history_<variant>_seed<s>.csv`` (its runs' per-epoch validation MAE of every unit),
@@ -91,6 +92,8 @@ TRAINED = {
         "image_size": r["input_size"], "separate_part_extractor": True,
         "part_selection": "per_level"}),
 }
+#: Side of the phantom images as written (``make_phantom``'s default).
+WRITTEN_SIZE = 256
 #: The variants every seed trains in the headline regime (the others serve the regime map).
 HEADLINE = ("baseline_input", "baseline_native") + S.ARCNN_TRAINED
 
@@ -301,6 +304,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report = _analyse(args, frame, head, chosen)
     regime_map_figure(report["regime_map"], out / "regime_map.png")
     _write_first_seed(results, args.seeds[0], chosen_trained, out)
+    from ..data.phantom import phantom_folder
+    report["anchor_grids"] = anchor_grids(
+        phantom_folder(args.phantom_n, args.phantom_seed, WRITTEN_SIZE, args.cache_dir,
+                       progress=False), WRITTEN_SIZE, args.input_size)
     report["native_cost"] = native_cost(head, args.batch_size, 2 if args.tiny else 5,
                                         1 if args.tiny else 3, args.threads, NUM_CONCAT)
     import torch
@@ -313,6 +320,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"baseline (per seed {', '.join(f'{d:+.2f}' for d in c['per_seed'])}); "
           f"{time.time() - t0:.0f} s", flush=True)
     return 0
+
+
+def anchor_grids(phantom_root, written_size: int, input_size: int,
+                 strides: Sequence[int] = (8, 16)) -> List[dict]:
+    """The pointing game's top-1 ceiling of the anchor grid at ``input_size``, for each finest
+    stride in ``strides`` (:func:`arcnn_lib.evaluation.pointing.anchor_ceiling`), over every
+    image of the phantom at ``phantom_root`` (written at ``written_size`` px): what the grid
+    allows any navigator, before training. ``scaled_geometry`` picks one of the strides
+    (``chosen_by_scaled_geometry``); the others show what a coarser grid would cost."""
+    from ..config import ARCNNConfig, scaled_geometry
+    from ..data.phantom import read_regions
+    from ..evaluation.pointing import anchor_ceiling, regions_by_id
+    from ..model.anchors import generate_anchors
+    regions = read_regions(phantom_root)
+    boxes = [r * (input_size / written_size)
+             for r in regions_by_id(regions, regions["id"].unique())]
+    geometry = scaled_geometry(input_size)
+    out = []
+    for t in strides:
+        anchors = generate_anchors(ARCNNConfig.smoke(
+            **{**geometry, "anchor_strides": (t, 2 * t, 4 * t)}))
+        out.append({"input_size": input_size, "stride": int(t), "anchors": len(anchors),
+                    "ceiling_top1": anchor_ceiling(anchors, boxes),
+                    "chosen_by_scaled_geometry": t == geometry["anchor_strides"][0]})
+    return out
 
 
 def _job_maker(args):
@@ -344,7 +376,8 @@ def _analyse(args, frame: pd.DataFrame, head: dict, chosen: str) -> dict:
             "headline regime; the test split was scored once, after all runs"),
         "seeds": args.seeds, "aux_seeds": args.aux_seeds, "split_seed": args.split_seed,
         "epochs": args.epochs, "batch_size": args.batch_size, "num_concat": NUM_CONCAT,
-        "phantom": {"n": args.phantom_n, "seed": args.phantom_seed, "written_size": 256},
+        "phantom": {"n": args.phantom_n, "seed": args.phantom_seed,
+                    "written_size": WRITTEN_SIZE},
         "profile": "smoke (resnet_tiny, geometry scaled to the input size)", "sex": "all",
         "pretrained": False, "tiny": bool(args.tiny),
         "rows": frame.to_dict(orient="records"), "summary": S.summarise(headline),

@@ -160,6 +160,14 @@ def verdict(study: dict) -> str:
     return head + tail
 
 
+def _grids(study: dict):
+    """The anchor grid the study's models use and the coarser one it replaced
+    (``study["anchor_grids"]``, :func:`arcnn_lib.results.phantom_study.anchor_grids`)."""
+    grids = study["anchor_grids"]
+    used = next(g for g in grids if g["chosen_by_scaled_geometry"])
+    return used, next(g for g in grids if not g["chosen_by_scaled_geometry"])
+
+
 def _signed(values) -> str:
     return ", ".join(f"{x:+.2f}" for x in values)
 
@@ -174,7 +182,10 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
             "native_vs_paper_per_seed", "x_gap_paper", "x_gap_native", "r1_over_x",
             "c_minus_x_native", "sepext_eq1", "sepext_fitted", "native_sepext_eq1",
             "native_sepext_fitted", "r1_over_x_sepext", "x_gap_sepext", "x_gap_native_sepext",
-            "c_minus_x_native_sepext", "top1", "top1_per_seed", "topk", "chance", "memory_ratio",
+            "c_minus_x_native_sepext", "perlevel_eq1", "perlevel_fitted", "top1",
+            "top1_per_seed", "topk", "chance", "ceiling", "paper_top1", "grid_stride",
+            "grid_anchors", "grid_ceiling", "former_stride", "former_anchors",
+            "former_ceiling", "memory_ratio",
             "throughput_ratio", "samples_input", "samples_native", "wall_minutes",
             "median_mae", "aux_seeds", "table1_k", "map_native")
     if study is None:
@@ -190,6 +201,7 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
     ch, pa = c["chosen_vs_baseline_input"], c["paper_vs_baseline_input"]
     gaps = study["gaps"]
     point = pointing(study)
+    grid, former = _grids(study)
     cost = study["native_cost"]
     r1x = gaps["arcnn_native"]["r1_over_x_per_seed"] + gaps["arcnn_paper"]["r1_over_x_per_seed"]
     r1x_own = (gaps["arcnn_sepext"]["r1_over_x_per_seed"]
@@ -222,7 +234,15 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
         "c_minus_x_native_sepext": _signed(gaps["arcnn_native_sepext"]["c_minus_x_per_seed"]),
         "top1": f"{point['top1_mean']:.2f}",
         "top1_per_seed": ", ".join(f"{x:.2f}" for x in point["top1_per_seed"]),
+        "perlevel_eq1": ms("arcnn_native_sepext_perlevel"),
+        "perlevel_fitted": ms("arcnn_native_sepext_perlevel_fitted"),
         "topk": f"{point['topk_mean']:.2f}", "chance": f"{point['chance_top1_mean']:.2f}",
+        "ceiling": f"{point['ceiling_top1_mean']:.2f}",
+        "paper_top1": f"{pointing(study, 'arcnn_paper')['top1_mean']:.2f}",
+        "grid_stride": str(grid["stride"]), "grid_anchors": str(grid["anchors"]),
+        "grid_ceiling": f"{grid['ceiling_top1']:.2f}",
+        "former_stride": str(former["stride"]), "former_anchors": str(former["anchors"]),
+        "former_ceiling": f"{former['ceiling_top1']:.2f}",
         "memory_ratio": f"{cost['memory_ratio']:.0f}",
         "throughput_ratio": f"{cost['throughput_ratio']:.2f}",
         "samples_input": f"{cost['input_samples_per_s']:.0f}",
