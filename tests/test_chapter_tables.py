@@ -73,7 +73,14 @@ def test_study_sentences():
     met = sum(bool(study["targets"][k]) for k in ("chosen_beats_baseline_every_seed",
                                                   "mean_reduction_at_least_15pct",
                                                   "pointing_top1_at_least_0.9"))
-    assert f"{met} of the 3 targets met" in t
+    assert f"{met} of the 3 targets met" in t and "paper-faithful model's navigator" in t
+    # the pointing table: one row per trained AR-CNN variant, the mean of its seed columns
+    from arcnn_lib.results import study_report
+    p = study_report.pointing_table(study)
+    seeds = [c for c in p.columns if c.startswith("seed")]
+    assert len(p) == len(study_report.ARCNN_TRAINED) and len(seeds) == len(study["seeds"])
+    assert (p[seeds].mean(axis=1) - p["mean"]).abs().max() <= 0.01
+    assert (p["mean"] <= p["ceiling"]).all()
     d = study["comparisons"]["paper_vs_baseline_input"]["per_seed"]
     agree = 1.0 if all(x > 0 for x in d) else -1.0
     assert "does not contradict" in ct.live_against_study(study, agree, 128)

@@ -125,6 +125,19 @@ def pointing(study: dict, variant: Optional[str] = None, split: str = "test") ->
             "ceiling_top1_mean": float(g["pointing_ceiling_top1"].mean())}
 
 
+def pointing_table(study: dict, split: str = "test") -> pd.DataFrame:
+    """Top-1 pointing-game hit rate of every trained AR-CNN variant of the headline regime:
+    one column per seed, the mean, and the ceiling of the anchor grid on the same images."""
+    out = {}
+    for v in ARCNN_TRAINED:
+        if v not in set(rows(study)["variant"]):
+            continue
+        p = pointing(study, v, split)
+        out[LABELS[v]] = {**{f"seed {s}": x for s, x in zip(study["seeds"], p["top1_per_seed"])},
+                          "mean": p["top1_mean"], "ceiling": p["ceiling_top1_mean"]}
+    return pd.DataFrame(out).T.round(2)
+
+
 def verdict(study: dict) -> str:
     """What the seeds support, in one paragraph, from the paired test differences."""
     c = study["comparisons"]
@@ -160,6 +173,11 @@ def verdict(study: dict) -> str:
     return head + tail
 
 
+def _top1s(study: dict, variants) -> List[float]:
+    """Every seed's top-1 hit rate of the given variants (headline, test)."""
+    return [x for v in variants for x in pointing(study, v)["top1_per_seed"]]
+
+
 def _grids(study: dict):
     """The anchor grid the study's models use and the coarser one it replaced
     (``study["anchor_grids"]``, :func:`arcnn_lib.results.phantom_study.anchor_grids`)."""
@@ -185,7 +203,7 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
             "c_minus_x_native_sepext", "perlevel_eq1", "perlevel_fitted", "top1",
             "top1_per_seed", "topk", "chance", "ceiling", "paper_top1", "grid_stride",
             "grid_anchors", "grid_ceiling", "former_stride", "former_anchors",
-            "former_ceiling", "memory_ratio",
+            "former_ceiling", "shared_top1_min", "own_top1_min", "memory_ratio",
             "throughput_ratio", "samples_input", "samples_native", "wall_minutes",
             "median_mae", "aux_seeds", "table1_k", "map_native")
     if study is None:
@@ -239,6 +257,8 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
         "topk": f"{point['topk_mean']:.2f}", "chance": f"{point['chance_top1_mean']:.2f}",
         "ceiling": f"{point['ceiling_top1_mean']:.2f}",
         "paper_top1": f"{pointing(study, 'arcnn_paper')['top1_mean']:.2f}",
+        "shared_top1_min": f"{min(_top1s(study, ('arcnn_paper', 'arcnn_native'))):.2f}",
+        "own_top1_min": f"{min(_top1s(study, [v for v in ARCNN_TRAINED if 'sepext' in v])):.2f}",
         "grid_stride": str(grid["stride"]), "grid_anchors": str(grid["anchors"]),
         "grid_ceiling": f"{grid['ceiling_top1']:.2f}",
         "former_stride": str(former["stride"]), "former_anchors": str(former["anchors"]),
