@@ -64,6 +64,12 @@ def mean_sd_text(values) -> str:
     return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
 
 
+def model_label(variant: str) -> str:
+    """The label of a trained variant without its assembly (", Eq. 1"), for tables whose
+    rows or columns are models rather than assemblies."""
+    return LABELS[variant].replace(", Eq. 1", "")
+
+
 def table3(study: dict, split: str = "test") -> pd.DataFrame:
     """Table 3 of the headline regime: per variant, the assembled MAE as mean ± sd over the
     seeds, the per-seed values, and the per-seed difference to the single-stage baseline."""
@@ -94,7 +100,7 @@ def table2(study: dict, variants=ARCNN_TRAINED, split: str = "test") -> pd.DataF
         col = {UNIT_NAMES[u]: mean_sd_text(g[u]) for u in UNIT_NAMES if u != "mae"}
         col["A_asb (Eq. 1)"] = mean_sd_text(g["mae"])
         col["A_asb (fitted on val)"] = mean_sd_text(r[r["variant"] == v + "_fitted"]["mae"])
-        cols[LABELS[v]] = col
+        cols[model_label(v)] = col
     return pd.DataFrame(cols)
 
 
@@ -133,8 +139,9 @@ def pointing_table(study: dict, split: str = "test") -> pd.DataFrame:
         if v not in set(rows(study)["variant"]):
             continue
         p = pointing(study, v, split)
-        out[LABELS[v]] = {**{f"seed {s}": x for s, x in zip(study["seeds"], p["top1_per_seed"])},
-                          "mean": p["top1_mean"], "ceiling": p["ceiling_top1_mean"]}
+        seeds = {f"seed {s}": x for s, x in zip(study["seeds"], p["top1_per_seed"])}
+        out[model_label(v)] = {
+            **seeds, "mean": p["top1_mean"], "ceiling": p["ceiling_top1_mean"]}
     return pd.DataFrame(out).T.round(2)
 
 
