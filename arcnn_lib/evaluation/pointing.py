@@ -84,8 +84,8 @@ def pointing_game(part_boxes: torch.Tensor, part_scores: Optional[torch.Tensor],
 
     Returns:
         dict with ``n``, ``k``, ``top1``, ``topk``, ``random_top1``, ``random_topk``,
-        ``random_top1_expected``, ``ceiling_top1``, and the same six rates under ``contains_centre`` with the
-        suffix ``_contains``.
+        ``random_top1_expected``, ``ceiling_top1``, and the same six rates under
+        ``contains_centre`` with the suffix ``_contains``.
     """
     n, m, _ = part_boxes.shape
     k = int(max(1, min(k, m)))

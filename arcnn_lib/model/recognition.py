@@ -66,8 +66,9 @@ class FeatureExtractor(nn.Module):
 
     ``forward(x, parts=False)`` -> (features (N, L), fmap (N, C, ceil(H / s), ceil(W / s)))
     where ``s`` is ``config.anchor_strides[0]``: stage 2 (s = 8), 3 (s = 16) or 4 (s = 32)
-    of the ResNet (:data:`arcnn_lib.config.FMAP_STAGES`). Pass ``parts=True`` for crops R_i: with ``config.separate_part_stats`` the
-    BatchNorm layers then read and update their statistics of parts
+    of the ResNet (:data:`arcnn_lib.config.FMAP_STAGES`). Pass ``parts=True`` for crops R_i:
+    with ``config.separate_part_stats`` the BatchNorm layers then read and update their
+    statistics of parts
     (:mod:`arcnn_lib.model.part_norm`); the weights are the same either way.
     """
 

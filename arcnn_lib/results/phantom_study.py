@@ -42,8 +42,8 @@ Written to ``--out``: ``study.json`` (``headline_regime``, ``chosen``, ``rows`` 
 run and split with ``variant``, ``model``, ``paper_faithful``, ``regime``, ``seed``,
 ``split``, ``mae``, the per-unit MAEs and ``input_size`` --, the summary as mean +- sd, the
 paired per-seed differences, the headroom, Table 1, the regime map, the pointing game, the
-ceiling the anchor grid allows it (``anchor_grids``), the
-cost of native crops, the targets, the command and provenance), ``study.csv`` (the rows),
+ceiling the anchor grid allows it (``anchor_grids``), the cost of native crops, the
+targets, the command and provenance), ``study.csv`` (the rows),
 ``predictions_<variant>_seed<s>.csv`` (test predictions of the first seed, for Fig. 2),
 ``history_<variant>_seed<s>.csv`` (its runs' per-epoch validation MAE of every unit),
 ``regime_map.png`` and ``fig3_native_parts.png``. Run folders go to ``--work``.
