@@ -9,6 +9,7 @@ from PIL import Image
 
 from arcnn_lib.results import phantom_study
 from arcnn_lib.results import study_stats as S
+from arcnn_lib.results.study_grid import anchor_grids
 from arcnn_lib.evaluation.assembly import assembled_mae, eq1_weights, fit_weights
 from arcnn_lib.config import ARCNNConfig, scaled_geometry
 from arcnn_lib.model import ARCNN, input_and_source
@@ -94,7 +95,7 @@ def test_native_parts_read_the_native_copy():
 def test_anchor_grid_of_the_headline_lets_a_navigator_hit_almost_every_phantom(tmp_path):
     from arcnn_lib.data.phantom import make_phantom
     root = make_phantom(tmp_path / "ph", 40, seed=5, progress=False)
-    grids = phantom_study.anchor_grids(root, 256, 64)
+    grids = anchor_grids(root, 256, 64)
     assert [g["stride"] for g in grids] == [8, 16]
     assert [g["chosen_by_scaled_geometry"] for g in grids] == [True, False]
     assert grids[0]["anchors"] > grids[1]["anchors"]

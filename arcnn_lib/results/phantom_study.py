@@ -67,6 +67,7 @@ from ..evaluation.assembly import assembled_mae, fit_weights
 from . import study_stats as S
 from .run_queue import RunInterrupted, execute
 from .study_cost import native_cost
+from .study_grid import anchor_grids
 from .study_figures import fig3_native, regime_map_figure
 from .study_stats import NUM_CONCAT, regime_name
 
@@ -320,31 +321,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"baseline (per seed {', '.join(f'{d:+.2f}' for d in c['per_seed'])}); "
           f"{time.time() - t0:.0f} s", flush=True)
     return 0
-
-
-def anchor_grids(phantom_root, written_size: int, input_size: int,
-                 strides: Sequence[int] = (8, 16)) -> List[dict]:
-    """The pointing game's top-1 ceiling of the anchor grid at ``input_size``, for each finest
-    stride in ``strides`` (:func:`arcnn_lib.evaluation.pointing.anchor_ceiling`), over every
-    image of the phantom at ``phantom_root`` (written at ``written_size`` px): what the grid
-    allows any navigator, before training. ``scaled_geometry`` picks one of the strides
-    (``chosen_by_scaled_geometry``); the others show what a coarser grid would cost."""
-    from ..config import ARCNNConfig, scaled_geometry
-    from ..data.phantom import read_regions
-    from ..evaluation.pointing import anchor_ceiling, regions_by_id
-    from ..model.anchors import generate_anchors
-    regions = read_regions(phantom_root)
-    boxes = [r * (input_size / written_size)
-             for r in regions_by_id(regions, regions["id"].unique())]
-    geometry = scaled_geometry(input_size)
-    out = []
-    for t in strides:
-        anchors = generate_anchors(ARCNNConfig.smoke(
-            **{**geometry, "anchor_strides": (t, 2 * t, 4 * t)}))
-        out.append({"input_size": input_size, "stride": int(t), "anchors": len(anchors),
-                    "ceiling_top1": anchor_ceiling(anchors, boxes),
-                    "chosen_by_scaled_geometry": t == geometry["anchor_strides"][0]})
-    return out
 
 
 def _job_maker(args):

@@ -185,12 +185,24 @@ def _top1s(study: dict, variants) -> List[float]:
     return [x for v in variants for x in pointing(study, v)["top1_per_seed"]]
 
 
-def _grids(study: dict):
-    """The anchor grid the study's models use and the coarser one it replaced
-    (``study["anchor_grids"]``, :func:`arcnn_lib.results.phantom_study.anchor_grids`)."""
+def _navigator_numbers(study: dict) -> Dict[str, str]:
+    """The pointing numbers of the chapters' prose beyond the chosen variant's: the paper's
+    navigator, the lowest seed with a shared and with an own part extractor, and the anchor
+    grid the models use beside the coarser one it replaced (``study["anchor_grids"]``,
+    :func:`arcnn_lib.results.study_grid.anchor_grids`)."""
     grids = study["anchor_grids"]
-    used = next(g for g in grids if g["chosen_by_scaled_geometry"])
-    return used, next(g for g in grids if not g["chosen_by_scaled_geometry"])
+    grid = next(g for g in grids if g["chosen_by_scaled_geometry"])
+    former = next(g for g in grids if not g["chosen_by_scaled_geometry"])
+    own = [v for v in ARCNN_TRAINED if "sepext" in v]
+    return {
+        "ceiling": f"{pointing(study)['ceiling_top1_mean']:.2f}",
+        "paper_top1": f"{pointing(study, 'arcnn_paper')['top1_mean']:.2f}",
+        "shared_top1_min": f"{min(_top1s(study, ('arcnn_paper', 'arcnn_native'))):.2f}",
+        "own_top1_min": f"{min(_top1s(study, own)):.2f}",
+        "grid_stride": str(grid["stride"]), "grid_anchors": str(grid["anchors"]),
+        "grid_ceiling": f"{grid['ceiling_top1']:.2f}",
+        "former_stride": str(former["stride"]), "former_anchors": str(former["anchors"]),
+        "former_ceiling": f"{former['ceiling_top1']:.2f}"}
 
 
 def _signed(values) -> str:
@@ -226,7 +238,6 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
     ch, pa = c["chosen_vs_baseline_input"], c["paper_vs_baseline_input"]
     gaps = study["gaps"]
     point = pointing(study)
-    grid, former = _grids(study)
     cost = study["native_cost"]
     r1x = gaps["arcnn_native"]["r1_over_x_per_seed"] + gaps["arcnn_paper"]["r1_over_x_per_seed"]
     r1x_own = (gaps["arcnn_sepext"]["r1_over_x_per_seed"]
@@ -262,14 +273,7 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
         "perlevel_eq1": ms("arcnn_native_sepext_perlevel"),
         "perlevel_fitted": ms("arcnn_native_sepext_perlevel_fitted"),
         "topk": f"{point['topk_mean']:.2f}", "chance": f"{point['chance_top1_mean']:.2f}",
-        "ceiling": f"{point['ceiling_top1_mean']:.2f}",
-        "paper_top1": f"{pointing(study, 'arcnn_paper')['top1_mean']:.2f}",
-        "shared_top1_min": f"{min(_top1s(study, ('arcnn_paper', 'arcnn_native'))):.2f}",
-        "own_top1_min": f"{min(_top1s(study, [v for v in ARCNN_TRAINED if 'sepext' in v])):.2f}",
-        "grid_stride": str(grid["stride"]), "grid_anchors": str(grid["anchors"]),
-        "grid_ceiling": f"{grid['ceiling_top1']:.2f}",
-        "former_stride": str(former["stride"]), "former_anchors": str(former["anchors"]),
-        "former_ceiling": f"{former['ceiling_top1']:.2f}",
+        **_navigator_numbers(study),
         "memory_ratio": f"{cost['memory_ratio']:.0f}",
         "throughput_ratio": f"{cost['throughput_ratio']:.2f}",
         "samples_input": f"{cost['input_samples_per_s']:.0f}",
