@@ -16,21 +16,25 @@ input size and at the native size (an upper bound for what zooming can recover).
 The runs (one split, ``--split-seed``; every seed changes the initial weights, the batch
 order and the augmentation, not the split; all runs ``sex="all"``, K = 3, ``--epochs``):
 
-=====================  ===========================================================  =======
-variant                what it is                                                   faithful
-=====================  ===========================================================  =======
-``baseline_input``     single-stage network at the input size (Table 3's rival)      yes
-``baseline_native``    the same network at the native size (the headroom's bound)    no
-``arcnn_paper``        AR-CNN, parts cut from the input (the paper), Eq. 1           yes
-``arcnn_native``       parts cut from the native copy (``part_source="native"``)     no
-``arcnn_sepext``       parts from the input, with an extractor of their own          no
-                       (``separate_part_extractor=True``)
-``arcnn_native_sepext`` native parts with an extractor of their own                 no
-``arcnn_native_sepext_  the same, each anchor level giving its quota of the M parts     no
-perlevel``             (``part_selection="per_level"``)
-``*_fitted``           the same trained model, units assembled with weights fitted   no
-                       on the validation split (:mod:`arcnn_lib.evaluation.assembly`)
-=====================  ===========================================================  =======
+================================  ===============================================  ========
+variant                           what it is                                       faithful
+================================  ===============================================  ========
+``baseline_input``                single-stage network at the input size           yes
+                                  (Table 3's rival)
+``baseline_native``               the same network at the native size              no
+                                  (the headroom's bound)
+``arcnn_paper``                   AR-CNN, parts cut from the input, Eq. 1          yes
+``arcnn_native``                  parts cut from the native copy                   no
+                                  (``part_source="native"``)
+``arcnn_sepext``                  parts from the input, an extractor of their      no
+                                  own (``separate_part_extractor=True``)
+``arcnn_native_sepext``           native parts, an extractor of their own          no
+``arcnn_native_sepext_perlevel``  the same, each anchor level giving its quota     no
+                                  of the M parts (``part_selection="per_level"``)
+``*_fitted``                      the same trained model, its units assembled      no
+                                  with weights fitted on the validation split
+                                  (:mod:`arcnn_lib.evaluation.assembly`)
+================================  ===============================================  ========
 
 ``chosen`` is the AR-CNN variant with the lowest mean **validation** MAE over the seeds;
 the test split is scored once, after every run has finished, and nothing is chosen from it.

@@ -135,9 +135,8 @@ def pointing_table(study: dict, split: str = "test") -> pd.DataFrame:
     """Top-1 pointing-game hit rate of every trained AR-CNN variant of the headline regime:
     one column per seed, the mean, and the ceiling of the anchor grid on the same images."""
     out = {}
-    for v in ARCNN_TRAINED:
-        if v not in set(rows(study)["variant"]):
-            continue
+    present = set(rows(study)["variant"])
+    for v in [v for v in ARCNN_TRAINED if v in present]:
         p = pointing(study, v, split)
         seeds = {f"seed {s}": x for s, x in zip(study["seeds"], p["top1_per_seed"])}
         out[model_label(v)] = {
@@ -185,8 +184,9 @@ def _top1s(study: dict, variants) -> List[float]:
     return [x for v in variants for x in pointing(study, v)["top1_per_seed"]]
 
 
-def _navigator_numbers(study: dict) -> Dict[str, str]:
-    """The pointing numbers of the chapters' prose beyond the chosen variant's: the paper's
+def _navigator_numbers(study: dict, chosen: Dict[str, object]) -> Dict[str, str]:
+    """The pointing numbers of the chapters' prose beside the chosen variant's own
+    (``chosen``, its :func:`pointing`): the ceiling of its grid, the paper's
     navigator, the lowest seed with a shared and with an own part extractor, and the anchor
     grid the models use beside the coarser one it replaced (``study["anchor_grids"]``,
     :func:`arcnn_lib.results.study_grid.anchor_grids`)."""
@@ -195,7 +195,7 @@ def _navigator_numbers(study: dict) -> Dict[str, str]:
     former = next(g for g in grids if not g["chosen_by_scaled_geometry"])
     own = [v for v in ARCNN_TRAINED if "sepext" in v]
     return {
-        "ceiling": f"{pointing(study)['ceiling_top1_mean']:.2f}",
+        "ceiling": f"{chosen['ceiling_top1_mean']:.2f}",
         "paper_top1": f"{pointing(study, 'arcnn_paper')['top1_mean']:.2f}",
         "shared_top1_min": f"{min(_top1s(study, ('arcnn_paper', 'arcnn_native'))):.2f}",
         "own_top1_min": f"{min(_top1s(study, own)):.2f}",
@@ -273,7 +273,7 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
         "perlevel_eq1": ms("arcnn_native_sepext_perlevel"),
         "perlevel_fitted": ms("arcnn_native_sepext_perlevel_fitted"),
         "topk": f"{point['topk_mean']:.2f}", "chance": f"{point['chance_top1_mean']:.2f}",
-        **_navigator_numbers(study),
+        **_navigator_numbers(study, point),
         "memory_ratio": f"{cost['memory_ratio']:.0f}",
         "throughput_ratio": f"{cost['throughput_ratio']:.2f}",
         "samples_input": f"{cost['input_samples_per_s']:.0f}",
