@@ -53,9 +53,24 @@ def test_tiny_study_writes_the_issue_keys(tmp_path, monkeypatch):
     nums = study_report.book_numbers(study_report.load_study(out))
     assert "not available" not in nums.values() and nums["grid_stride"] == "8"
     assert float(nums["grid_ceiling"]) >= float(nums["former_ceiling"])
+    # the first design's record reads the same way; without it, nothing is invented
+    study = study_report.load_study(out)
+    aug = study_report.augmentation_numbers(study, study)
+    assert aug["earlier_reduction"] == nums["chosen_reduction"]
+    history = pd.read_csv(out / "history_baseline_input_seed0.csv")
+    assert aug["train"] == f"{history['train_mae'].iloc[-1]:.1f}"
+    assert set(study_report.augmentation_numbers(study, None).values()) == {"not available"}
+    # the study trains augmented unless told not to, and its command says how it ran
+    assert d["command"].count("--no-augment") == 0
     for name in ("study.csv", "regime_map.png", "fig3_native_parts.png",
                  "history_arcnn_native_seed0.csv", "predictions_baseline_input_seed0.csv"):
         assert (out / name).is_file()
+
+
+def test_no_augment_is_recorded_in_the_command():
+    args = phantom_study.build_parser().parse_args(["--no-augment"])
+    assert args.augment is False and "--no-augment" in phantom_study._command(args)
+    assert phantom_study.build_parser().parse_args([]).augment is True
 
 
 def test_fit_weights_recovers_a_convex_combination():

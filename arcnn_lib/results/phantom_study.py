@@ -237,11 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--aux-seeds", type=int, nargs="*", default=[0],
                    help="seeds of Table 1 and the regime map")
-    p.add_argument("--table1-k", type=int, nargs="*", default=[1, 2, 4],
+    p.add_argument("--table1-k", type=int, nargs="*", default=[1, 6],
                    help="K values of Table 1 besides the headline's K = 3")
     p.add_argument("--map-native", type=int, nargs="*", default=[256],
                    help="native sizes of the regime map besides the headline's")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="augment the training batches (the library's default; the first "

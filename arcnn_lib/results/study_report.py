@@ -15,6 +15,9 @@ import pandas as pd
 from .study_stats import ARCNN_TRAINED
 
 STUDY_DIR = Path("results") / "phantom_study"
+#: The study's first design, trained without augmentation (kept for the record: its test
+#: split was scored before augmentation was screened, see the study's README).
+UNAUGMENTED_DIR = STUDY_DIR / "without_augmentation"
 
 #: Readable names of the study's variants, in the order the tables show them.
 LABELS = {
@@ -37,13 +40,14 @@ UNIT_NAMES = {"mae": "A_asb", "mae_x": "X", "mae_concat": "C", "mae_r1": "R1",
               "mae_r2": "R2", "mae_r3": "R3"}
 
 
-def load_study(root=None) -> Optional[dict]:
-    """``study.json`` of ``root`` (default: the repository's ``results/phantom_study``), or
-    None when absent."""
+def load_study(root=None, folder=STUDY_DIR) -> Optional[dict]:
+    """``study.json`` of ``root`` (default: ``folder`` of the repository,
+    ``results/phantom_study``; :data:`UNAUGMENTED_DIR` for the first design), or None when
+    absent."""
     import json
 
     from .reference import _find
-    path = _find(root, STUDY_DIR, "study.json")
+    path = _find(root, folder, "study.json")
     if path is None:
         return None
     study = json.loads(path.read_text())
@@ -284,3 +288,29 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
         "table1_k": ", ".join(str(int(k)) for k in sorted({t["K"] for t in study["table1"]})),
         "map_native": ", ".join(str(m["native_size"]) for m in study["regime_map"]),
     }
+
+
+def _last_epoch(study: dict, variant: str) -> Optional[pd.Series]:
+    """The last row of the first seed's ``history_<variant>_seed<s>.csv``, or None."""
+    path = Path(study["root"]) / f"history_{variant}_seed{study['seeds'][0]}.csv"
+    return pd.read_csv(path).iloc[-1] if path.is_file() else None
+
+
+def augmentation_numbers(study: Optional[dict], earlier: Optional[dict]) -> Dict[str, str]:
+    """What training with augmentation changed, as text: the chosen variant's mean relative
+    test reduction against the baseline in the first design (``earlier``, no augmentation)
+    and now, and the baseline's training and validation MAE at the last epoch of the first
+    seed in both (the training MAE is on the batches as trained, augmented or not)."""
+    keys = ("earlier_chosen", "earlier_reduction", "earlier_diff_per_seed", "earlier_train",
+            "earlier_val", "train", "val")
+    if study is None or earlier is None:
+        return {k: "not available" for k in keys}
+    ch = earlier["comparisons"]["chosen_vs_baseline_input"]
+    out = {"earlier_chosen": LABELS.get(earlier["chosen"], earlier["chosen"]),
+           "earlier_reduction": f"{ch['relative_reduction_mean']:.0%}",
+           "earlier_diff_per_seed": _signed(ch["per_seed"])}
+    for prefix, s in (("earlier_", earlier), ("", study)):
+        last = _last_epoch(s, "baseline_input")
+        out[prefix + "train"] = "not available" if last is None else f"{last['train_mae']:.1f}"
+        out[prefix + "val"] = "not available" if last is None else f"{last['val_mae']:.1f}"
+    return out
