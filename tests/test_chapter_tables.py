@@ -142,3 +142,28 @@ def test_paper_k_and_source_panels():
     fig = cf.source_panels({"a": {"s": {"x": 1.0, "y": 2.0}}, "empty": {"s": {"x": None}}},
                            "MAE")
     assert len(fig.axes) == 1 and fig.axes[0].get_title() == "a"
+
+
+def test_study_verdict_separates_the_idea_from_the_paper_model():
+    import copy
+    from arcnn_lib.results import study_report
+    study = load_study()
+    if study is None:
+        pytest.skip("no results/phantom_study in this checkout")
+    s = copy.deepcopy(study)
+    s["targets"].update(chosen_beats_baseline_every_seed=True,
+                        mean_reduction_at_least_15pct=True)
+    s["chosen"] = "arcnn_native_sepext_fitted"
+    s["comparisons"]["paper_vs_baseline_input"]["per_seed"] = [1.0, 2.0, 3.0]
+    assert "not the paper's model as published" in study_report.verdict(s)
+    s["comparisons"]["paper_vs_baseline_input"]["per_seed"] = [-1.0, 2.0, 3.0]
+    assert "support the paper's claim" in study_report.verdict(s)
+    s["targets"]["mean_reduction_at_least_15pct"] = False
+    assert "small advantage" in study_report.verdict(s)
+    s["targets"]["chosen_beats_baseline_every_seed"] = False
+    assert "do not support" in study_report.verdict(s)
+    # the steadiest pointer is the variant whose worst seed is best
+    nums = study_report.book_numbers(study)
+    table = study_report.pointing_table(study)
+    seeds = [c for c in table.columns if c.startswith("seed")]
+    assert nums["steady_pointer"] == table[seeds].min(axis=1).idxmax()
