@@ -86,6 +86,11 @@ class ARCNNConfig:
             True (an extension): the parts get an extractor of their own, so the M part
             terms of Eq. 4 no longer train the whole-image unit's features (the same
             architecture, twice the extractor's parameters).
+        navigator_on_part_extractor: False (the paper): the navigator reads the feature
+            map of the whole-image extractor; True (an extension, needs
+            ``separate_part_extractor``): it reads the map the parts' own extractor computes
+            of the whole image (with its whole-image BatchNorm statistics), features trained
+            on the parts, at the cost of one more pass of that extractor over X.
         part_source: ``"input"`` (the paper): the parts are cut from the network's input X;
             ``"native"`` (an extension): the model is fed the image at ``native_size``, X is
             its antialiased resize to ``image_size`` and the parts are cut from the native
@@ -116,6 +121,7 @@ class ARCNNConfig:
     navigator_channels: int = 128
     separate_part_stats: bool = True
     separate_part_extractor: bool = False
+    navigator_on_part_extractor: bool = False
     part_source: str = "input"
     native_size: Optional[int] = None
     use_sex: bool = False
@@ -224,6 +230,10 @@ class ARCNNConfig:
         elif self.native_size is not None:
             raise ValueError(f"native_size={self.native_size} is set but part_source="
                              f"{self.part_source!r}; use part_source='native' or drop it")
+        if self.navigator_on_part_extractor and not self.separate_part_extractor:
+            raise ValueError("navigator_on_part_extractor=True needs "
+                             "separate_part_extractor=True (the paper's model has one "
+                             "extractor)")
         if not 0.0 < self.nms_iou <= 1.0:
             raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
         if self.age_scale <= 0:

@@ -147,6 +147,31 @@ def test_separate_part_extractor_keeps_the_part_terms_off_the_whole_image_featur
         assert bool(grads and any(g.abs().sum() > 0 for g in grads)) == reaches
 
 
+def test_navigator_on_part_extractor_scores_from_the_parts_extractor():
+    torch.manual_seed(0)
+    model = ARCNN(ARCNNConfig.smoke(separate_part_extractor=True,
+                                    navigator_on_part_extractor=True)).eval()
+    x = torch.rand(2, 1, 128, 128)
+    with torch.no_grad():
+        base = model(x).anchor_scores
+        for p in model.extractor.parameters():      # the whole-image extractor: no effect
+            p.add_(0.5)
+        torch.testing.assert_close(model(x).anchor_scores, base)
+        for p in model.part_extractor.parameters():  # the parts' extractor: the scores move
+            p.add_(0.5)
+        assert not torch.allclose(model(x).anchor_scores, base)
+    with pytest.raises(ValueError, match="needs separate_part_extractor"):
+        ARCNNConfig.smoke(navigator_on_part_extractor=True)
+    from arcnn_lib.engine.cli import build_parser
+    from arcnn_lib.engine.config import TrainConfig
+    ns = build_parser().parse_args(["--data", "phantom", "--out", "x",
+                                    "--separate-part-extractor",
+                                    "--navigator-on-part-extractor"])
+    assert ns.navigator_on_part_extractor and not TrainConfig().navigator_on_part_extractor
+    assert TrainConfig(separate_part_extractor=True, navigator_on_part_extractor=True
+                       ).model_config().navigator_on_part_extractor
+
+
 @pytest.mark.parametrize("size, stage", [(64, 2), (128, 3)])
 def test_extractor_returns_the_map_of_the_stage_the_anchors_need(size, stage):
     from arcnn_lib.config import scaled_geometry

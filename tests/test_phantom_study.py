@@ -29,7 +29,7 @@ def test_tiny_study_writes_the_issue_keys(tmp_path, monkeypatch):
     assert need <= set(rows.columns) and set(rows["split"]) == {"val", "test"}
     head = rows[rows["study"] == "headline"]
     arcnn = {"arcnn_paper", "arcnn_native", "arcnn_sepext", "arcnn_native_sepext",
-             "arcnn_native_sepext_perlevel"}
+             "arcnn_native_sepext_perlevel", "arcnn_native_sepext_navpart"}
     assert set(head["variant"]) == ({"baseline_input", "baseline_native"} | arcnn
                                     | {v + "_fitted" for v in arcnn})
     assert set(head[head["paper_faithful"]]["variant"]) == {"baseline_input", "arcnn_paper"}

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--separate-part-extractor", action="store_true",
                    help="give the parts an extractor of their own (an extension; the paper "
                         "shares one)")
+    p.add_argument("--navigator-on-part-extractor", action="store_true",
+                   help="with --separate-part-extractor: the navigator reads that extractor's "
+                        "map of the whole image (an extension)")
     p.add_argument("--image-size", type=int, help="network input side; the profile's geometry "
                                                   "is scaled to it (default: the profile's)")
     p.add_argument("--part-source", default=d.part_source,

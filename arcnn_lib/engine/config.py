@@ -63,6 +63,8 @@ class TrainConfig:
             BatchNorm statistics for images and parts).
         separate_part_extractor: ``ARCNNConfig.separate_part_extractor`` (False: the paper's
             one extractor for the image and its parts).
+        navigator_on_part_extractor: ``ARCNNConfig.navigator_on_part_extractor`` (False:
+            the paper's navigator reads the whole-image extractor's map).
         part_selection: ``ARCNNConfig.part_selection`` (``global``, the paper's, or
             ``per_level``).
         image_size: the network input side, with the profile's geometry scaled to it
@@ -106,6 +108,7 @@ class TrainConfig:
     num_concat: Optional[int] = None
     separate_part_stats: bool = True
     separate_part_extractor: bool = False
+    navigator_on_part_extractor: bool = False
     part_selection: str = "global"
     image_size: Optional[int] = None
     part_source: str = "input"
@@ -231,6 +234,8 @@ class TrainConfig:
             over["separate_part_stats"] = False
         if self.separate_part_extractor:
             over["separate_part_extractor"] = True
+        if self.navigator_on_part_extractor:
+            over["navigator_on_part_extractor"] = True
         if self.part_selection != "global":
             over["part_selection"] = self.part_selection
         if self.image_size is not None:

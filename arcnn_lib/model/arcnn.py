@@ -3,7 +3,9 @@
 Forward pass for a batch of B radiographs, with M = ``num_parts`` and K = ``num_concat``:
 
 1. the shared feature extractor reads X (B, 1, S, S): features (B, L) and a feature map;
-2. the navigator scores all A anchors from that map: ``anchor_scores`` (B, A);
+2. the navigator scores all A anchors from that map (with
+   ``navigator_on_part_extractor``, an extension, from the parts' own extractor's map of
+   X): ``anchor_scores`` (B, A);
 3. NMS and top-M pick M anchors per image: ``part_boxes`` (B, M, 4), ``part_scores`` (B, M);
 4. the M parts are cropped from X (or, with ``part_source="native"``, from the native copy
    the model was fed, boxes scaled to it) and resized to P x P: (B * M, 1, P, P);
@@ -151,6 +153,9 @@ class ARCNN(nn.Module):
         grey, source, factor = input_and_source(unit_grey(images, cfg), cfg)  # (B, 1, S, S)
         B = grey.shape[0]
         feat_x, fmap = self.extractor(normalise(grey, cfg))               # (B, L), (B, C, h, w)
+        if cfg.navigator_on_part_extractor:   # an extension: the parts' extractor's map of X
+            with torch.no_grad():
+                _, fmap = self.part_extractor(normalise(grey, cfg))
         # As in NTS-Net, the navigator reads a detached copy of the feature map: the ranking
         # loss trains the navigator alone and cannot pull the shared extractor around.
         anchor_scores = self.navigator(fmap.detach())                     # (B, A)

@@ -5,13 +5,11 @@
     python -m arcnn_lib phantom-study --out results/phantom_study --work runs/phantom_study
     python -m arcnn_lib phantom-study --tiny --out /tmp/study --work /tmp/study_runs   # CI
 
-The regime. On real radiographs the paper reads the whole hand at 448 px, where the growth
-plates are a pixel or two wide, and its parts are 224 px crops that magnify them. The
-phantom of :mod:`arcnn_lib.data.phantom` is drawn at 256 px. The study keeps a **native
-copy** of each image at ``--native-size`` (128) and reads the whole image at ``--input-size``
-(64, the paper's geometry scaled by :func:`arcnn_lib.config.scaled_geometry`), where the
-cues are below a pixel. The headroom is measured by the same single-stage network at the
-input size and at the native size (an upper bound for what zooming can recover).
+The regime. The paper reads the hand at 448 px, where growth plates are a pixel or two
+wide, and magnifies them in 224 px parts. The phantom (:mod:`arcnn_lib.data.phantom`, 256 px)
+gets a **native copy** at ``--native-size`` (128) and is read whole at ``--input-size`` (64,
+:func:`arcnn_lib.config.scaled_geometry`), where the cues are below a pixel. The same
+single-stage network at both sizes measures the headroom zooming could recover.
 
 The runs (one split, ``--split-seed``; every seed changes the initial weights, the batch
 order and the augmentation, not the split; all runs ``sex="all"``, K = 3, ``--epochs``):
@@ -31,6 +29,8 @@ variant                           what it is                                    
 ``arcnn_native_sepext``           native parts, an extractor of their own          no
 ``arcnn_native_sepext_perlevel``  the same, each anchor level giving its quota     no
                                   of the M parts (``part_selection="per_level"``)
+``arcnn_native_sepext_navpart``   native parts, own extractor, which the          no
+                                  navigator reads (``navigator_on_part_extractor``)
 ``*_fitted``                      the same trained model, its units assembled      no
                                   with weights fitted on the validation split
                                   (:mod:`arcnn_lib.evaluation.assembly`)
@@ -38,19 +38,16 @@ variant                           what it is                                    
 
 ``chosen`` is the AR-CNN variant with the lowest mean **validation** MAE over the seeds;
 the test split is scored once, after every run has finished, and nothing is chosen from it.
-With the chosen training variant the study then runs Table 1 (K in ``--table1-k``) and the
-regime map (native size in ``--map-native``; native = input is the paper's model) with the
-seeds ``--aux-seeds`` (fewer: a coarse picture, and the book says so).
+The chosen training variant then runs Table 1 (K in ``--table1-k``) and the regime map
+(native sizes ``--map-native``; at native = input the parts come from the input, as in the
+paper) with the seeds ``--aux-seeds`` (fewer: a coarse picture, and the book says so).
 
-Written to ``--out``: ``study.json`` (``headline_regime``, ``chosen``, ``rows`` -- one per
-run and split with ``variant``, ``model``, ``paper_faithful``, ``regime``, ``seed``,
-``split``, ``mae``, the per-unit MAEs and ``input_size`` --, the summary as mean +- sd, the
-paired per-seed differences, the headroom, Table 1, the regime map, the pointing game, the
-ceiling the anchor grid allows it (``anchor_grids``), the cost of native crops, the
-targets, the command and provenance), ``study.csv`` (the rows),
-``predictions_<variant>_seed<s>.csv`` (test predictions of the first seed, for Fig. 2),
-``history_<variant>_seed<s>.csv`` (its runs' per-epoch validation MAE of every unit),
-``regime_map.png`` and ``fig3_native_parts.png``. Run folders go to ``--work``.
+Written to ``--out`` (``results/phantom_study/README.md`` lists the files): ``study.json``
+(the rows -- one per run and split with ``variant``, ``model``, ``paper_faithful``,
+``regime``, ``seed``, ``split``, ``mae``, the unit MAEs and ``input_size`` --, summaries,
+paired differences, Table 1, the regime map, the pointing game and its ceiling
+(``anchor_grids``), the cost of native crops, the targets and provenance), ``study.csv``,
+the first seed's predictions and histories, and two figures. Run folders go to ``--work``.
 """
 from __future__ import annotations
 
@@ -75,27 +72,30 @@ from .study_grid import anchor_grids
 from .study_figures import fig3_native, regime_map_figure
 from .study_stats import NUM_CONCAT, regime_name
 
+def _arcnn(native: bool = False, **flags):
+    """The overrides of an AR-CNN variant as a function of the regime: the input size, the
+    parts from the native copy (``native``) or from the input, and ``ARCNNConfig`` flags."""
+    def over(r):
+        extra = {"part_source": "native", "native_size": r["native_size"]} if native else {}
+        return {"image_size": r["input_size"], **extra, **flags}
+    return over
+
+
+_OWN, _NAV = {"separate_part_extractor": True}, {"navigator_on_part_extractor": True}
 #: Training variant -> (model kind, paper-faithful, overrides as a function of the regime).
 TRAINED = {
     "baseline_input": ("baseline", True, lambda r: {"image_size": r["input_size"]}),
     "baseline_native": ("baseline", False, lambda r: {"image_size": r["native_size"]}),
-    "arcnn_paper": ("arcnn", True, lambda r: {"image_size": r["input_size"]}),
-    "arcnn_native": ("arcnn", False, lambda r: {
-        "image_size": r["input_size"], "part_source": "native",
-        "native_size": r["native_size"]}),
-    "arcnn_sepext": ("arcnn", False, lambda r: {
-        "image_size": r["input_size"], "separate_part_extractor": True}),
-    "arcnn_native_sepext": ("arcnn", False, lambda r: {
-        "image_size": r["input_size"], "part_source": "native",
-        "native_size": r["native_size"], "separate_part_extractor": True}),
-    "arcnn_native_sepext_perlevel": ("arcnn", False, lambda r: {
-        "image_size": r["input_size"], "part_source": "native",
-        "native_size": r["native_size"], "separate_part_extractor": True,
-        "part_selection": "per_level"}),
-    # trained only for the regime map, as the input-parts twin of the variant above
-    "arcnn_sepext_perlevel": ("arcnn", False, lambda r: {
-        "image_size": r["input_size"], "separate_part_extractor": True,
-        "part_selection": "per_level"}),
+    "arcnn_paper": ("arcnn", True, _arcnn()),
+    "arcnn_native": ("arcnn", False, _arcnn(True)),
+    "arcnn_sepext": ("arcnn", False, _arcnn(**_OWN)),
+    "arcnn_native_sepext": ("arcnn", False, _arcnn(True, **_OWN)),
+    "arcnn_native_sepext_perlevel": ("arcnn", False, _arcnn(True, **_OWN,
+                                                            part_selection="per_level")),
+    "arcnn_native_sepext_navpart": ("arcnn", False, _arcnn(True, **_OWN, **_NAV)),
+    # trained only for the regime map, as input-parts twins of the two variants above
+    "arcnn_sepext_perlevel": ("arcnn", False, _arcnn(**_OWN, part_selection="per_level")),
+    "arcnn_sepext_navpart": ("arcnn", False, _arcnn(**_OWN, **_NAV)),
 }
 #: Side of the phantom images as written (``make_phantom``'s default).
 WRITTEN_SIZE = 256

@@ -35,6 +35,10 @@ LABELS = {
                                     "Eq. 1",
     "arcnn_native_sepext_perlevel_fitted": "AR-CNN, native parts, own extractor, parts per "
                                            "level, fitted assembly",
+    "arcnn_native_sepext_navpart": "AR-CNN, native parts, own extractor read by the "
+                                   "navigator, Eq. 1",
+    "arcnn_native_sepext_navpart_fitted": "AR-CNN, native parts, own extractor read by the "
+                                          "navigator, fitted assembly",
 }
 UNIT_NAMES = {"mae": "A_asb", "mae_x": "X", "mae_concat": "C", "mae_r1": "R1",
               "mae_r2": "R2", "mae_r3": "R3"}

@@ -14,16 +14,18 @@ UNITS = ("mae", "mae_x", "mae_concat", "mae_r1", "mae_r2", "mae_r3")
 NUM_CONCAT = 3
 #: The AR-CNN training variants of the headline regime.
 ARCNN_TRAINED = ("arcnn_paper", "arcnn_native", "arcnn_sepext", "arcnn_native_sepext",
-                 "arcnn_native_sepext_perlevel")
+                 "arcnn_native_sepext_perlevel", "arcnn_native_sepext_navpart")
 #: Each AR-CNN training variant's twin with parts from the native copy (the regime map's
 #: AR-CNN at a native size above the input) and with parts from the input (at native = input).
 NATIVE_TWIN = {"arcnn_paper": "arcnn_native", "arcnn_native": "arcnn_native",
                "arcnn_sepext": "arcnn_native_sepext",
                "arcnn_native_sepext": "arcnn_native_sepext",
-               "arcnn_native_sepext_perlevel": "arcnn_native_sepext_perlevel"}
+               "arcnn_native_sepext_perlevel": "arcnn_native_sepext_perlevel",
+               "arcnn_native_sepext_navpart": "arcnn_native_sepext_navpart"}
 INPUT_TWIN = {"arcnn_paper": "arcnn_paper", "arcnn_native": "arcnn_paper",
               "arcnn_sepext": "arcnn_sepext", "arcnn_native_sepext": "arcnn_sepext",
-              "arcnn_native_sepext_perlevel": "arcnn_sepext_perlevel"}
+              "arcnn_native_sepext_perlevel": "arcnn_sepext_perlevel",
+              "arcnn_native_sepext_navpart": "arcnn_sepext_navpart"}
 
 
 def regime_name(input_size: int, native_size: int) -> str:
