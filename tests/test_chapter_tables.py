@@ -167,3 +167,5 @@ def test_study_verdict_separates_the_idea_from_the_paper_model():
     table = study_report.pointing_table(study)
     seeds = [c for c in table.columns if c.startswith("seed")]
     assert nums["steady_pointer"] == table[seeds].min(axis=1).idxmax()
+    chosen = study_report.model_label(study["chosen"].replace("_fitted", ""))
+    assert ("is also" in nums["estimator_and_pointer"]) == (nums["steady_pointer"] == chosen)

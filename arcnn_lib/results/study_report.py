@@ -203,15 +203,27 @@ def _navigator_numbers(study: dict, chosen: Dict[str, object]) -> Dict[str, str]
     """The pointing numbers of the chapters' prose beside the chosen variant's own
     (``chosen``, its :func:`pointing`): the ceiling of its grid, the paper's navigator, the
     variant whose lowest seed is highest (the steadiest pointer) with that seed, the lowest
-    seed of all the other variants, and the anchor grid the models use beside the coarser
-    one it replaced (``study["anchor_grids"]``,
-    :func:`arcnn_lib.results.study_grid.anchor_grids`)."""
+    seed of all the other variants (and whether it is the chosen one), the native-parts
+    models with an own extractor whose navigator reads the whole-image or the parts'
+    extractor, and the anchor grid the models use beside the coarser one it replaced
+    (``study["anchor_grids"]``, :func:`arcnn_lib.results.study_grid.anchor_grids`)."""
     grids = study["anchor_grids"]
     grid = next(g for g in grids if g["chosen_by_scaled_geometry"])
     former = next(g for g in grids if not g["chosen_by_scaled_geometry"])
     steady = max(ARCNN_TRAINED, key=lambda v: min(_top1s(study, (v,))))
     others = [v for v in ARCNN_TRAINED if v != steady]
+    sep, nav = (pointing(study, v) for v in ("arcnn_native_sepext",
+                                             "arcnn_native_sepext_navpart"))
     return {
+        "estimator_and_pointer": (
+            "The study's best estimator is also its steadiest pointer."
+            if steady == study["chosen"].replace("_fitted", "") else
+            "The study's best estimator and its steadiest pointer are different models, and "
+            "the book reports both."),
+        "native_sepext_top1": f"{sep['top1_mean']:.2f}",
+        "native_sepext_top1_per_seed": _rates(sep),
+        "navpart_top1": f"{nav['top1_mean']:.2f}", "navpart_top1_per_seed": _rates(nav),
+        "navpart_failures": _failed_seeds_text(study, "arcnn_native_sepext_navpart"),
         "ceiling": f"{chosen['ceiling_top1_mean']:.2f}",
         "paper_top1": f"{pointing(study, 'arcnn_paper')['top1_mean']:.2f}",
         "steady_pointer": model_label(steady),
@@ -221,6 +233,30 @@ def _navigator_numbers(study: dict, chosen: Dict[str, object]) -> Dict[str, str]
         "grid_ceiling": f"{grid['ceiling_top1']:.2f}",
         "former_stride": str(former["stride"]), "former_anchors": str(former["anchors"]),
         "former_ceiling": f"{former['ceiling_top1']:.2f}"}
+
+
+def _failed_seeds_text(study: dict, variant: str, below: float = 0.5) -> str:
+    """A sentence on the seeds whose navigator (top-1 rate under ``below``) never found the
+    cues, with the test MAE of their best-ranked part R1 (headline, test)."""
+    r = rows(study)
+    g = r[(r["study"] == "headline") & (r["split"] == "test") & (r["variant"] == variant)]
+    bad = g[g["pointing_top1"] < below]
+    if bad.empty:
+        return f"Its navigator points into a cue region on at least {below:.0%} in every seed."
+    seeds = ", ".join(str(int(x)) for x in bad["seed"])
+    def text(col, fmt):
+        return ", ".join(format(x, fmt) for x in bad[col])
+    return (f"In seed {seeds} its navigator never took hold (top-1 "
+            f"{text('pointing_top1', '.2f')}): the best-ranked part erred by "
+            f"{text('mae_r1', '.1f')} months and Eq. 1, which gives that part a vote, by "
+            f"{text('mae', '.1f')}. Training can lock the navigator onto useless boxes, and "
+            "then only the fitted assembly, free to give the parts no weight, rescues the "
+            "estimate.")
+
+
+def _rates(point: Dict[str, object]) -> str:
+    """The per-seed top-1 rates of a :func:`pointing` result, as text."""
+    return ", ".join(f"{x:.2f}" for x in point["top1_per_seed"])
 
 
 def _signed(values) -> str:
@@ -241,7 +277,9 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
             "top1_per_seed", "topk", "chance", "ceiling", "paper_top1", "grid_stride",
             "grid_anchors", "grid_ceiling", "former_stride", "former_anchors",
             "former_ceiling", "steady_pointer", "steady_top1_min", "others_top1_min",
-            "memory_ratio",
+            "navpart_eq1", "navpart_fitted", "navpart_top1", "navpart_top1_per_seed",
+            "native_sepext_top1", "native_sepext_top1_per_seed", "estimator_and_pointer",
+            "navpart_failures", "memory_ratio",
             "throughput_ratio", "samples_input", "samples_native", "wall_minutes",
             "median_mae", "aux_seeds", "table1_k", "map_native")
     if study is None:
@@ -288,9 +326,11 @@ def book_numbers(study: Optional[dict]) -> Dict[str, str]:
             gaps["arcnn_native_sepext"]["x_minus_baseline_per_seed"]),
         "c_minus_x_native_sepext": _signed(gaps["arcnn_native_sepext"]["c_minus_x_per_seed"]),
         "top1": f"{point['top1_mean']:.2f}",
-        "top1_per_seed": ", ".join(f"{x:.2f}" for x in point["top1_per_seed"]),
+        "top1_per_seed": _rates(point),
         "perlevel_eq1": ms("arcnn_native_sepext_perlevel"),
         "perlevel_fitted": ms("arcnn_native_sepext_perlevel_fitted"),
+        "navpart_eq1": ms("arcnn_native_sepext_navpart"),
+        "navpart_fitted": ms("arcnn_native_sepext_navpart_fitted"),
         "topk": f"{point['topk_mean']:.2f}", "chance": f"{point['chance_top1_mean']:.2f}",
         **_navigator_numbers(study, point),
         "memory_ratio": f"{cost['memory_ratio']:.0f}",
