@@ -169,3 +169,13 @@ def test_study_verdict_separates_the_idea_from_the_paper_model():
     assert nums["steady_pointer"] == table[seeds].min(axis=1).idxmax()
     chosen = study_report.model_label(study["chosen"].replace("_fitted", ""))
     assert ("is also" in nums["estimator_and_pointer"]) == (nums["steady_pointer"] == chosen)
+    # seeds whose navigator never found the cues are named from the rows, or none are
+    fixed = copy.deepcopy(study)
+    for row in fixed["rows"]:
+        if row["variant"].startswith("arcnn_native_sepext_navpart"):
+            row["pointing_top1"] = 0.99
+    assert "in every seed" in study_report.book_numbers(fixed)["navpart_failures"]
+    low = [r["seed"] for r in study["rows"] if r["variant"] == "arcnn_native_sepext_navpart"
+           and r["split"] == "test" and r["study"] == "headline" and r["pointing_top1"] < 0.5]
+    if low:
+        assert f"In seed {low[0]}" in nums["navpart_failures"]

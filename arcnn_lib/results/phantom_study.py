@@ -43,11 +43,10 @@ The chosen training variant then runs Table 1 (K in ``--table1-k``) and the regi
 paper) with the seeds ``--aux-seeds`` (fewer: a coarse picture, and the book says so).
 
 Written to ``--out`` (``results/phantom_study/README.md`` lists the files): ``study.json``
-(the rows -- one per run and split with ``variant``, ``model``, ``paper_faithful``,
-``regime``, ``seed``, ``split``, ``mae``, the unit MAEs and ``input_size`` --, summaries,
-paired differences, Table 1, the regime map, the pointing game and its ceiling
-(``anchor_grids``), the cost of native crops, the targets and provenance), ``study.csv``,
-the first seed's predictions and histories, and two figures. Run folders go to ``--work``.
+(rows -- one per run and split: ``variant``, ``model``, ``paper_faithful``, ``regime``,
+``seed``, ``split``, ``mae``, unit MAEs, ``input_size`` --, summaries, paired differences,
+Table 1, the regime map, the pointing game and its ceiling, the cost of native crops, the
+targets, provenance), ``study.csv``, the first seed's predictions and histories, figures.
 """
 from __future__ import annotations
 
@@ -71,6 +70,7 @@ from .study_cost import native_cost
 from .study_grid import anchor_grids
 from .study_figures import fig3_native, regime_map_figure
 from .study_stats import NUM_CONCAT, regime_name
+
 
 def _arcnn(native: bool = False, **flags):
     """The overrides of an AR-CNN variant as a function of the regime: the input size, the

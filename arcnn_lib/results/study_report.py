@@ -237,13 +237,15 @@ def _navigator_numbers(study: dict, chosen: Dict[str, object]) -> Dict[str, str]
 
 def _failed_seeds_text(study: dict, variant: str, below: float = 0.5) -> str:
     """A sentence on the seeds whose navigator (top-1 rate under ``below``) never found the
-    cues, with the test MAE of their best-ranked part R1 (headline, test)."""
+    cues, with the test MAE of their best-ranked part R1 and of Eq. 1 (headline, test)."""
     r = rows(study)
     g = r[(r["study"] == "headline") & (r["split"] == "test") & (r["variant"] == variant)]
     bad = g[g["pointing_top1"] < below]
     if bad.empty:
-        return f"Its navigator points into a cue region on at least {below:.0%} in every seed."
+        return (f"Its navigator points into a cue region on at least {below:.0%} of the "
+                "test images in every seed.")
     seeds = ", ".join(str(int(x)) for x in bad["seed"])
+
     def text(col, fmt):
         return ", ".join(format(x, fmt) for x in bad[col])
     return (f"In seed {seeds} its navigator never took hold (top-1 "
