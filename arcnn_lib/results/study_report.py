@@ -354,10 +354,11 @@ def _last_epoch(study: dict, variant: str) -> Optional[pd.Series]:
 
 
 def augmentation_numbers(study: Optional[dict], earlier: Optional[dict]) -> Dict[str, str]:
-    """What training with augmentation changed, as text: the chosen variant's mean relative
-    test reduction against the baseline in the first design (``earlier``, no augmentation)
-    and now, and the baseline's training and validation MAE at the last epoch of the first
-    seed in both (the training MAE is on the batches as trained, augmented or not)."""
+    """What training with augmentation changed, as text: the first design's (``earlier``, no
+    augmentation) chosen variant with its relative and per-seed test difference against the
+    baseline (:func:`book_numbers` gives the current ones), and the baseline's training and
+    validation MAE at the last epoch of the first seed in both designs (the training MAE is
+    on the batches as trained, augmented or not)."""
     keys = ("earlier_chosen", "earlier_reduction", "earlier_diff_per_seed", "earlier_train",
             "earlier_val", "train", "val")
     if study is None or earlier is None:
